@@ -1,0 +1,9 @@
+// Marks code shared verbatim by host (C++) and device (CUDA) builds, so the CPU
+// and GPU paths use one definition of geometry, head layout and IoU.
+#pragma once
+
+#if defined(__CUDACC__)
+#define FASTDET_HD __host__ __device__ __forceinline__
+#else
+#define FASTDET_HD inline
+#endif

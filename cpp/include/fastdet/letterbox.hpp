@@ -1,0 +1,25 @@
+// CPU letterbox: uint8 HWC frame -> float32 CHW network input, one fused pass.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "geometry.hpp"
+#include "recipe.hpp"
+
+namespace fastdet {
+
+struct FrameView {
+  const std::uint8_t* data = nullptr;
+  int height = 0, width = 0;
+  int channels = 3;          // 3 (BGR/RGB) or 4 (BGRA/RGBA, alpha ignored)
+  std::ptrdiff_t row_stride = 0;  // bytes between rows
+  bool rgb = false;          // source is RGB(A) instead of OpenCV's BGR(A)
+};
+
+// Resizes (bilinear, OpenCV INTER_LINEAR half-pixel semantics), pads, reorders channels,
+// applies the recipe's scale/mean/std and writes float32[3, g.dst_h, g.dst_w] into dst.
+// Rows are spread over the core's thread pool. dst must hold 3 * dst_h * dst_w floats.
+void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry& g, float* dst);
+
+}  // namespace fastdet

@@ -1,0 +1,125 @@
+#include "fastdet/decode.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include "fastdet/anchor.hpp"
+#include "fastdet/nms.hpp"
+
+namespace fastdet {
+namespace {
+
+struct Workspace {
+  std::vector<float> best_score;  // YOLOv8 per-anchor max over classes
+  std::vector<int> best_class;
+  std::vector<float> score;  // candidates, in anchor order
+  std::vector<int> cls;
+  std::vector<Box> box;
+  std::vector<int> order;  // candidate positions by descending score
+  std::vector<int> keep;
+
+  template <class T>
+  static void grow(std::vector<T>& v, std::size_t n) {
+    if (v.size() < n) v.resize(n);
+  }
+};
+
+Workspace& workspace() {
+  thread_local Workspace ws;
+  return ws;
+}
+
+// YOLOv8 scores are channel-major: a running max over class rows reads the output
+// once, contiguously, and vectorises, where a per-anchor argmax would stride by N.
+void yolov8_best_class(const float* img, const HeadSpec& h, float* best, int* arg) {
+  const int N = h.num_anchors;
+  const float* s = img + 4LL * N;
+  std::copy(s, s + N, best);
+  std::fill(arg, arg + N, 0);
+  for (int c = 1; c < h.num_classes; ++c) {
+    const float* row = s + static_cast<long long>(c) * N;
+    for (int n = 0; n < N; ++n) {
+      const bool gt = row[n] > best[n];
+      best[n] = gt ? row[n] : best[n];
+      arg[n] = gt ? c : arg[n];
+    }
+  }
+}
+
+int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions& o,
+                       const std::uint8_t* allowed, Workspace& ws) {
+  const int N = h.num_anchors;
+  ws.grow(ws.score, N);
+  ws.grow(ws.cls, N);
+  ws.grow(ws.box, N);
+  int count = 0;
+  auto accept = [&](int n, float score, int c) {
+    if (!(score > o.conf)) return;
+    if (allowed && (c < 0 || c >= h.num_classes || !allowed[c])) return;
+    ws.score[count] = score;
+    ws.cls[count] = c;
+    ws.box[count] = anchor_box(h, img, n);
+    ++count;
+  };
+  if (h.format == HeadFormat::YoloV8) {
+    ws.grow(ws.best_score, N);
+    ws.grow(ws.best_class, N);
+    yolov8_best_class(img, h, ws.best_score.data(), ws.best_class.data());
+    for (int n = 0; n < N; ++n)
+      if (ws.best_score[n] > o.conf) accept(n, ws.best_score[n], ws.best_class[n]);
+  } else {
+    for (int n = 0; n < N; ++n) {
+      int c = 0;
+      float s = anchor_score(h, img, n, o.conf, &c);
+      accept(n, s, c);
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+DecodeStats decode_image_cpu(const float* img, const HeadSpec& head, const Geometry& g,
+                             const DecodeOptions& opts, const std::uint8_t* class_allowed,
+                             Detection* out) {
+  Workspace& ws = workspace();
+  DecodeStats stats;
+  const int count = collect_candidates(img, head, opts, class_allowed, ws);
+  stats.candidates = count;
+  if (count == 0 || opts.max_det <= 0) return stats;
+
+  ws.grow(ws.order, count);
+  int* order = ws.order.data();
+  std::iota(order, order + count, 0);
+  const float* score = ws.score.data();
+  // Descending score; equal scores keep anchor order (candidates were collected in it).
+  auto by_score = [score](int a, int b) { return score[a] > score[b] || (score[a] == score[b] && a < b); };
+  int considered = count;
+  if (head.format != HeadFormat::EndToEnd && count > opts.max_candidates) {
+    considered = std::max(0, opts.max_candidates);
+    std::nth_element(order, order + considered, order + count, by_score);
+    stats.dropped = count - considered;
+  }
+  std::sort(order, order + considered, by_score);
+
+  ws.grow(ws.keep, std::max(1, opts.max_det));
+  int kept;
+  if (head.format == HeadFormat::EndToEnd) {
+    kept = std::min(considered, opts.max_det);
+    std::iota(ws.keep.begin(), ws.keep.begin() + kept, 0);
+  } else {
+    kept = greedy_nms_sorted(ws.box.data(), ws.cls.data(), order, considered, opts.iou,
+                             opts.agnostic, opts.max_det, ws.keep.data());
+  }
+  for (int k = 0; k < kept; ++k) {
+    const int i = order[ws.keep[k]];
+    const Box& b = ws.box[i];
+    out[k] = Detection{unmap_x(g, b.x1), unmap_y(g, b.y1), unmap_x(g, b.x2), unmap_y(g, b.y2),
+                       ws.score[i], ws.cls[i]};
+  }
+  stats.kept = kept;
+  return stats;
+}
+
+}  // namespace fastdet

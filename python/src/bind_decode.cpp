@@ -1,0 +1,155 @@
+// Binding of the fused decode + NMS and of standalone NMS.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <numeric>
+#include <optional>
+#include <vector>
+
+#include "array_checks.hpp"
+#include "fastdet/decode.hpp"
+#include "fastdet/nms.hpp"
+#include "fastdet/parallel.hpp"
+
+namespace py = pybind11;
+using namespace fastdet;
+using namespace fastdet::py_checks;
+
+namespace {
+
+void check_output_shape(const py::array& out, const HeadSpec& h) {
+  require_dtype<float>(out, "output", "float32");
+  const char* layout = h.format == HeadFormat::YoloV8     ? "[B, 4+nc, N]"
+                       : h.format == HeadFormat::EndToEnd ? "[B, K, 6]"
+                                                          : "[B, N, 5+nc]";
+  require_ndim(out, "output", 3, layout);
+  require_c_contiguous(out, "output");
+  py::ssize_t d1, d2;
+  switch (h.format) {
+    case HeadFormat::YoloV8: d1 = 4 + h.num_classes; d2 = h.num_anchors; break;
+    case HeadFormat::EndToEnd: d1 = h.num_anchors; d2 = 6; break;
+    default: d1 = h.num_anchors; d2 = 5 + h.num_classes; break;
+  }
+  if (out.shape(1) != d1 || out.shape(2) != d2)
+    throw InvalidArgument("output: expected shape (B, " + std::to_string(d1) + ", " + std::to_string(d2) +
+                          ") for " + layout + " with this head spec, got " + shape_str(out));
+}
+
+std::vector<std::uint8_t> class_mask(const std::optional<std::vector<int>>& classes, int nc) {
+  std::vector<std::uint8_t> mask;
+  if (!classes) return mask;
+  mask.assign(std::max(nc, 1), 0);
+  for (int c : *classes) {
+    if (c < 0 || c >= nc)
+      throw InvalidArgument("classes: expected ids in [0, " + std::to_string(nc) + "), got " + std::to_string(c));
+    mask[c] = 1;
+  }
+  return mask;
+}
+
+}  // namespace
+
+void bind_decode(py::module_& m) {
+  m.def(
+      "decode",
+      [](const py::array& output, const HeadSpec& head, const std::vector<Geometry>& geometries,
+         const DecodeOptions& opts, const std::optional<std::vector<int>>& classes) {
+        check_output_shape(output, head);
+        const int batch = static_cast<int>(output.shape(0));
+        if (static_cast<int>(geometries.size()) != batch)
+          throw InvalidArgument("geometries: expected one per image (" + std::to_string(batch) + "), got " +
+                                std::to_string(geometries.size()));
+        const int nc = head.format == HeadFormat::EndToEnd ? std::max(head.num_classes, 1) : head.num_classes;
+        const std::vector<std::uint8_t> mask = class_mask(classes, nc);
+        const float* data = static_cast<const float*>(output.data());
+        const long long stride = head.image_stride();
+        std::vector<Detection> rows(static_cast<std::size_t>(batch) * opts.max_det);
+        std::vector<DecodeStats> stats(batch);
+        {
+          py::gil_scoped_release release;
+          parallel_for(batch, 1, [&](int b0, int b1) {
+            for (int b = b0; b < b1; ++b)
+              stats[b] = decode_image_cpu(data + b * stride, head, geometries[b], opts,
+                                          mask.empty() ? nullptr : mask.data(),
+                                          rows.data() + static_cast<std::size_t>(b) * opts.max_det);
+          });
+        }
+        py::list result;
+        for (int b = 0; b < batch; ++b) {
+          const int n = stats[b].kept;
+          py::array_t<float> boxes({n, 4});
+          py::array_t<float> scores(n);
+          py::array_t<std::int32_t> ids(n);
+          auto bx = boxes.mutable_unchecked<2>();
+          auto sc = scores.mutable_unchecked<1>();
+          auto id = ids.mutable_unchecked<1>();
+          const Detection* r = rows.data() + static_cast<std::size_t>(b) * opts.max_det;
+          for (int i = 0; i < n; ++i) {
+            bx(i, 0) = r[i].x1;
+            bx(i, 1) = r[i].y1;
+            bx(i, 2) = r[i].x2;
+            bx(i, 3) = r[i].y2;
+            sc(i) = r[i].score;
+            id(i) = r[i].class_id;
+          }
+          result.append(py::make_tuple(boxes, scores, ids, stats[b]));
+        }
+        return result;
+      },
+      py::arg("output"), py::arg("head"), py::arg("geometries"), py::arg("options"),
+      py::arg("classes") = py::none(),
+      R"doc(Fused decode + NMS of a raw head output (float32, layout per head.format, batch first).
+Returns, per image, (xyxy float32[N, 4], scores float32[N], class_ids int32[N], DecodeStats) with
+boxes in original-image pixels given by that image's Geometry.)doc");
+
+  m.def(
+      "nms",
+      [](const py::array& boxes, const py::array& scores, float iou, const std::optional<py::array>& class_ids,
+         int max_det) {
+        require_dtype<float>(boxes, "boxes", "float32");
+        require_ndim(boxes, "boxes", 2, "[N, 4]");
+        require_c_contiguous(boxes, "boxes");
+        if (boxes.shape(1) != 4) throw InvalidArgument("boxes: expected shape (N, 4), got " + shape_str(boxes));
+        const int n = static_cast<int>(boxes.shape(0));
+        require_dtype<float>(scores, "scores", "float32");
+        require_ndim(scores, "scores", 1, "[N]");
+        if (scores.shape(0) != n)
+          throw InvalidArgument("scores: expected shape (" + std::to_string(n) + ",), got " + shape_str(scores));
+        std::vector<int> cls(n, 0);
+        bool agnostic = true;
+        if (class_ids) {
+          require_dtype<std::int32_t>(*class_ids, "class_ids", "int32");
+          require_ndim(*class_ids, "class_ids", 1, "[N]");
+          if (class_ids->shape(0) != n)
+            throw InvalidArgument("class_ids: expected shape (" + std::to_string(n) + ",), got " +
+                                  shape_str(*class_ids));
+          auto c = class_ids->unchecked<std::int32_t, 1>();
+          for (int i = 0; i < n; ++i) cls[i] = c(i);
+          agnostic = false;
+        }
+        if (max_det < 0) max_det = n;
+        auto s = scores.unchecked<float, 1>();
+        std::vector<float> sc(n);
+        for (int i = 0; i < n; ++i) sc[i] = s(i);
+        const Box* b = static_cast<const Box*>(boxes.data());
+        std::vector<int> order(n), keep(std::max(1, std::min(max_det, n)));
+        int k = 0;
+        {
+          py::gil_scoped_release release;
+          std::iota(order.begin(), order.end(), 0);
+          std::stable_sort(order.begin(), order.end(), [&](int a, int c) { return sc[a] > sc[c]; });
+          k = greedy_nms_sorted(b, cls.data(), order.data(), n, iou, agnostic, std::min(max_det, n), keep.data());
+        }
+        py::array_t<std::int64_t> out(k);
+        auto o = out.mutable_unchecked<1>();
+        for (int i = 0; i < k; ++i) o(i) = order[keep[i]];
+        return out;
+      },
+      py::arg("boxes"), py::arg("scores"), py::arg("iou"), py::arg("class_ids") = py::none(),
+      py::arg("max_det") = -1,
+      R"doc(Exact greedy NMS. boxes float32[N, 4] xyxy, scores float32[N], class_ids int32[N] or None
+(class-agnostic). Returns int64 indices of kept boxes in descending score order (ties: lower index
+first), as torchvision.ops.batched_nms / nms.)doc");
+}

@@ -1,0 +1,62 @@
+// Binding of the CPU letterbox: numpy frame in, caller's float32 buffer out.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "array_checks.hpp"
+#include "fastdet/letterbox.hpp"
+
+namespace py = pybind11;
+using namespace fastdet;
+using namespace fastdet::py_checks;
+
+namespace {
+
+FrameView frame_view(const py::array& frame) {
+  require_dtype<std::uint8_t>(frame, "frame", "uint8");
+  require_ndim(frame, "frame", 3, "[H, W, C] (C = 3 for BGR/RGB or 4 for BGRA/RGBA)");
+  const auto h = frame.shape(0), w = frame.shape(1), c = frame.shape(2);
+  if (c != 3 && c != 4)
+    throw InvalidArgument("frame: expected 3 (BGR/RGB) or 4 (BGRA/RGBA) channels, got shape " + shape_str(frame));
+  if (h < 1 || w < 1) throw InvalidArgument("frame: expected a non-empty image, got shape " + shape_str(frame));
+  if (h > (1 << 16) || w > (1 << 16))
+    throw InvalidArgument("frame: expected at most 65536 pixels per side, got shape " + shape_str(frame));
+  // Any row pitch works (crops, padded buffers); pixels within a row must be packed.
+  if (frame.strides(2) != 1 || frame.strides(1) != c || frame.strides(0) < w * c)
+    throw InvalidArgument("frame: expected rows of packed pixels (strides (row, " + std::to_string(c) +
+                          ", 1)); pass numpy.ascontiguousarray(frame)");
+  FrameView v;
+  v.data = static_cast<const std::uint8_t*>(frame.data());
+  v.height = static_cast<int>(h);
+  v.width = static_cast<int>(w);
+  v.channels = static_cast<int>(c);
+  v.row_stride = frame.strides(0);
+  return v;
+}
+
+}  // namespace
+
+void bind_letterbox(py::module_& m) {
+  m.def(
+      "letterbox_into",
+      [](const py::array& frame, py::array& out, const Recipe& recipe, bool rgb) {
+        FrameView f = frame_view(frame);
+        f.rgb = rgb;
+        require_dtype<float>(out, "out", "float32");
+        require_ndim(out, "out", 3, "[3, H, W]");
+        require_c_contiguous(out, "out");
+        require_writeable(out, "out");
+        if (out.shape(0) != 3 || out.shape(1) < 1 || out.shape(2) < 1)
+          throw InvalidArgument("out: expected shape (3, H, W), got " + shape_str(out));
+        const Geometry g = make_geometry(f.height, f.width, static_cast<int>(out.shape(1)),
+                                         static_cast<int>(out.shape(2)), recipe.placement, recipe.scaleup);
+        float* dst = static_cast<float*>(out.mutable_data());
+        {
+          py::gil_scoped_release release;
+          letterbox_cpu(f, recipe, g, dst);
+        }
+        return g;
+      },
+      py::arg("frame"), py::arg("out"), py::arg("recipe"), py::arg("rgb") = false,
+      R"doc(Letterbox frame (uint8[H, W, 3|4], BGR(A) unless rgb) into out (float32[3, h, w],
+C-contiguous, written in place) following recipe. Returns the Geometry.)doc");
+}

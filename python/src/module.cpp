@@ -1,0 +1,38 @@
+// fastdet._core: the native core bound to Python.
+#include <pybind11/pybind11.h>
+
+#include "fastdet/error.hpp"
+#include "fastdet/parallel.hpp"
+
+namespace py = pybind11;
+
+void bind_types(py::module_& m);
+void bind_letterbox(py::module_& m);
+void bind_decode(py::module_& m);
+#ifdef FASTDET_WITH_CUDA
+void bind_cuda(py::module_& m);
+#endif
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fastdet native core: letterbox, decode + NMS (CPU), and the CUDA pipeline when built with it.";
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fastdet::TypeMismatch& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
+    } catch (const fastdet::InvalidArgument& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+  bind_types(m);
+  bind_letterbox(m);
+  bind_decode(m);
+  m.def("num_threads", &fastdet::parallel_threads, "Threads the CPU core spreads work over.");
+#ifdef FASTDET_WITH_CUDA
+  m.attr("built_with_cuda") = true;
+  bind_cuda(m);
+#else
+  m.attr("built_with_cuda") = false;
+  m.def("cuda_available", [] { return false; }, "True when a usable CUDA GPU is present (never, in a CPU build).");
+#endif
+}
