@@ -4,6 +4,11 @@
 #include <numeric>
 #include <vector>
 
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define FASTDET_DECODE_SSE2 1
+#endif
+
 #include "fastdet/anchor.hpp"
 #include "fastdet/nms.hpp"
 
@@ -12,7 +17,6 @@ namespace {
 
 struct Workspace {
   std::vector<float> best_score;  // YOLOv8 per-anchor max over classes
-  std::vector<int> best_class;
   std::vector<float> score;  // candidates, in anchor order
   std::vector<int> cls;
   std::vector<Box> box;
@@ -30,21 +34,33 @@ Workspace& workspace() {
   return ws;
 }
 
-// YOLOv8 scores are channel-major: a running max over class rows reads the output
-// once, contiguously, and vectorises, where a per-anchor argmax would stride by N.
-void yolov8_best_class(const float* img, const HeadSpec& h, float* best, int* arg) {
+// YOLOv8 scores are channel-major. The best score per anchor is a running max over class
+// rows for anchors [n0, n1); callers keep blocks small enough that the partial maxima stay
+// in L1 and the block's scores stay in L2 for the class lookup of the few survivors.
+void yolov8_best_score(const float* img, const HeadSpec& h, int n0, int n1, float* __restrict best) {
   const int N = h.num_anchors;
   const float* s = img + 4LL * N;
-  std::copy(s, s + N, best);
-  std::fill(arg, arg + N, 0);
-  for (int c = 1; c < h.num_classes; ++c) {
-    const float* row = s + static_cast<long long>(c) * N;
-    for (int n = 0; n < N; ++n) {
-      const bool gt = row[n] > best[n];
-      best[n] = gt ? row[n] : best[n];
-      arg[n] = gt ? c : arg[n];
+  {
+    std::copy(s + n0, s + n1, best + n0);
+    for (int c = 1; c < h.num_classes; ++c) {
+      const float* __restrict row = s + static_cast<long long>(c) * N;
+      int n = n0;
+#ifdef FASTDET_DECODE_SSE2
+      for (; n + 4 <= n1; n += 4)
+        _mm_storeu_ps(best + n, _mm_max_ps(_mm_loadu_ps(row + n), _mm_loadu_ps(best + n)));
+#endif
+      for (; n < n1; ++n) best[n] = row[n] > best[n] ? row[n] : best[n];
     }
   }
+}
+
+// First class reaching the maximum, as a strict-greater argmax scan finds it.
+int yolov8_best_class(const float* img, const HeadSpec& h, int n, float best) {
+  const long long N = h.num_anchors;
+  const float* s = img + 4 * N + n;
+  for (int c = 0; c < h.num_classes; ++c)
+    if (s[c * N] == best) return c;
+  return 0;
 }
 
 int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions& o,
@@ -64,10 +80,14 @@ int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions&
   };
   if (h.format == HeadFormat::YoloV8) {
     ws.grow(ws.best_score, N);
-    ws.grow(ws.best_class, N);
-    yolov8_best_class(img, h, ws.best_score.data(), ws.best_class.data());
-    for (int n = 0; n < N; ++n)
-      if (ws.best_score[n] > o.conf) accept(n, ws.best_score[n], ws.best_class[n]);
+    const float* best = ws.best_score.data();
+    constexpr int kBlock = 1024;
+    for (int n0 = 0; n0 < N; n0 += kBlock) {
+      const int n1 = std::min(N, n0 + kBlock);
+      yolov8_best_score(img, h, n0, n1, ws.best_score.data());
+      for (int n = n0; n < n1; ++n)
+        if (best[n] > o.conf) accept(n, best[n], yolov8_best_class(img, h, n, best[n]));
+    }
   } else {
     for (int n = 0; n < N; ++n) {
       int c = 0;

@@ -2,7 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define FASTDET_LETTERBOX_SSE2 1
+#endif
 
 #include "fastdet/parallel.hpp"
 
@@ -35,7 +41,7 @@ inline void source_tap(int d, double scale, int size, int* i0, int* i1, float* w
 
 template <int C>
 void resize_rows(const FrameView& f, const PixelTransform& t, const Geometry& g, const XTap* taps,
-                 float* dst, int y_begin, int y_end) {
+                 int safe_columns, float* dst, int y_begin, int y_end) {
   const int W = g.dst_w;
   const std::size_t plane = static_cast<std::size_t>(g.dst_h) * W;
   const double sy_scale = static_cast<double>(f.height) / g.new_h;
@@ -66,19 +72,55 @@ void resize_rows(const FrameView& f, const PixelTransform& t, const Geometry& g,
     float* p0 = o0 + g.pad_x;
     float* p1 = o1 + g.pad_x;
     float* p2 = o2 + g.pad_x;
-    for (int x = 0; x < g.new_w; ++x) {
+    int x = 0;
+#ifdef FASTDET_LETTERBOX_SSE2
+    // Four output pixels at a time: each tap pixel is loaded as 4 bytes (3 channels + one
+    // extra, unused), the bilinear blend runs on float4s, and a 4x4 transpose turns the
+    // four interleaved results into one vector per channel plane. Columns whose right tap
+    // ends within 4 bytes of the row end are left to the scalar tail so no load overruns.
+    {
+      const int safe_end = (C == 4) ? g.new_w : safe_columns;
+      const __m128 vgy = _mm_set1_ps(gy), vfy = _mm_set1_ps(fy);
+      const __m128 vm0 = _mm_set1_ps(m0), vm1 = _mm_set1_ps(m1), vm2 = _mm_set1_ps(m2);
+      const __m128 va0 = _mm_set1_ps(a0), va1 = _mm_set1_ps(a1), va2 = _mm_set1_ps(a2);
+      const __m128i zero = _mm_setzero_si128();
+      auto load4 = [zero](const std::uint8_t* p) {
+        std::int32_t v;
+        std::memcpy(&v, p, 4);
+        __m128i b = _mm_cvtsi32_si128(v);
+        return _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(b, zero), zero));
+      };
+      auto pixel = [&](int i) {
+        const XTap tp = taps[i];
+        __m128 left = _mm_add_ps(_mm_mul_ps(load4(r0 + tp.left), vgy), _mm_mul_ps(load4(r1 + tp.left), vfy));
+        __m128 right = _mm_add_ps(_mm_mul_ps(load4(r0 + tp.right), vgy), _mm_mul_ps(load4(r1 + tp.right), vfy));
+        return _mm_add_ps(left, _mm_mul_ps(_mm_set1_ps(tp.w), _mm_sub_ps(right, left)));
+      };
+      for (; x + 4 <= safe_end; x += 4) {
+        __m128 q0 = pixel(x), q1 = pixel(x + 1), q2 = pixel(x + 2), q3 = pixel(x + 3);
+        _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q0..q2 now hold source channels 0..2 of 4 pixels
+        const __m128 ch[3] = {q0, q1, q2};
+        _mm_storeu_ps(p0 + x, _mm_add_ps(_mm_mul_ps(ch[c0], vm0), va0));
+        _mm_storeu_ps(p1 + x, _mm_add_ps(_mm_mul_ps(ch[c1], vm1), va1));
+        _mm_storeu_ps(p2 + x, _mm_add_ps(_mm_mul_ps(ch[c2], vm2), va2));
+      }
+    }
+#endif
+    for (; x < g.new_w; ++x) {
       const XTap tp = taps[x];
-      const float wx = tp.w, vx = 1.f - wx;
+      const float wx = tp.w;
       const std::uint8_t* l0 = r0 + tp.left;
       const std::uint8_t* q0 = r0 + tp.right;
       const std::uint8_t* l1 = r1 + tp.left;
       const std::uint8_t* q1 = r1 + tp.right;
-      const float v0 = gy * (vx * l0[c0] + wx * q0[c0]) + fy * (vx * l1[c0] + wx * q1[c0]);
-      const float v1 = gy * (vx * l0[c1] + wx * q0[c1]) + fy * (vx * l1[c1] + wx * q1[c1]);
-      const float v2 = gy * (vx * l0[c2] + wx * q0[c2]) + fy * (vx * l1[c2] + wx * q1[c2]);
-      p0[x] = v0 * m0 + a0;
-      p1[x] = v1 * m1 + a1;
-      p2[x] = v2 * m2 + a2;
+      auto blend = [&](int c) {
+        const float left = gy * l0[c] + fy * l1[c];
+        const float right = gy * q0[c] + fy * q1[c];
+        return left + wx * (right - left);
+      };
+      p0[x] = blend(c0) * m0 + a0;
+      p1[x] = blend(c1) * m1 + a1;
+      p2[x] = blend(c2) * m2 + a2;
     }
     const int right = g.pad_x + g.new_w;
     std::fill(o0 + right, o0 + W, t.pad[0]);
@@ -99,14 +141,17 @@ void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry&
     source_tap(x, sx_scale, frame.width, &a, &b, &w);
     taps[x] = XTap{a * frame.channels, b * frame.channels, w};
   }
+  // Leading columns whose right tap can be read as 4 bytes without passing the row's end.
+  int safe_columns = g.new_w;
+  while (safe_columns > 0 && taps[safe_columns - 1].right + 4 > frame.width * frame.channels) --safe_columns;
   const PixelTransform t = make_pixel_transform(recipe, frame.rgb);
   const XTap* tp = taps.data();
   // ~32 rows per chunk keeps the wake-up cost of pool workers small against the work.
-  parallel_for(g.dst_h, 32, [&](int y0, int y1) {
+  parallel_for(g.dst_h, 16, [&](int y0, int y1) {
     if (frame.channels == 4)
-      resize_rows<4>(frame, t, g, tp, dst, y0, y1);
+      resize_rows<4>(frame, t, g, tp, safe_columns, dst, y0, y1);
     else
-      resize_rows<3>(frame, t, g, tp, dst, y0, y1);
+      resize_rows<3>(frame, t, g, tp, safe_columns, dst, y0, y1);
   });
 }
 

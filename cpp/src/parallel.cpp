@@ -106,7 +106,9 @@ int parallel_threads() { return pool().size(); }
 void parallel_for(int n, int min_chunk, const std::function<void(int, int)>& fn) {
   if (n <= 0) return;
   int threads = parallel_threads();
-  int chunks = std::min(threads, std::max(1, n / std::max(1, min_chunk)));
+  // Several chunks per thread: a worker that wakes late still finds work, and uneven
+  // rows (padding vs resampling) balance out.
+  int chunks = std::min(threads * 4, std::max(1, n / std::max(1, min_chunk)));
   if (chunks <= 1) {
     fn(0, n);
     return;
