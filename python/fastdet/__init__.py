@@ -1,1 +1,48 @@
-"""fastdet."""
+"""fastdet: a fast, exact core for YOLO-family object detectors.
+
+    import fastdet, cv2
+    dets = fastdet.detect(cv2.imread("bus.jpg"), model="yolov8n.onnx")
+    for box in dets:
+        print(box.name, box.score, box.x1, box.y1, box.x2, box.y2)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import _core
+from .detector import Detector, detect
+from .model import ModelError, ModelInfo
+from .preprocess import letterbox
+from .recipes import make_recipe
+from .results import Box, Detections
+
+try:
+    __version__ = version("fastdet")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+Recipe = _core.Recipe
+Geometry = _core.Geometry
+nms = _core.nms
+
+
+def cuda_available() -> bool:
+    """True only when fastdet was built with CUDA and a usable GPU is present at run time."""
+    return bool(_core.cuda_available())
+
+
+__all__ = [
+    "Box",
+    "Detections",
+    "Detector",
+    "Geometry",
+    "ModelError",
+    "ModelInfo",
+    "Recipe",
+    "cuda_available",
+    "detect",
+    "letterbox",
+    "make_recipe",
+    "nms",
+]

@@ -1,0 +1,40 @@
+"""What every inference backend provides to the Detector."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..model import ModelInfo
+
+
+class BackendUnavailable(RuntimeError):
+    """The requested backend cannot run here (package missing, no GPU, ...); the message says why."""
+
+
+class Backend(ABC):
+    """Runs a detector's network on letterboxed input.
+
+    The Detector letterboxes straight into ``input_buffer(batch)`` (no copy) and then calls
+    ``run(batch)``, which returns the raw head output. Both arrays are owned by the backend and
+    reused by the next call: read the output before calling again.
+    """
+
+    #: "onnxruntime-cpu", "onnxruntime-cuda" or "tensorrt".
+    name: str
+    info: ModelInfo
+
+    @property
+    def max_batch(self) -> int | None:
+        """Largest batch one run accepts: the static batch, or None when the axis is dynamic."""
+        b = self.info.input_shape[0]
+        return b
+
+    @abstractmethod
+    def input_buffer(self, batch: int) -> np.ndarray:
+        """float32[batch, 3, H, W], C-contiguous, reused across calls."""
+
+    @abstractmethod
+    def run(self, batch: int) -> np.ndarray:
+        """Runs on the first ``batch`` images of ``input_buffer(batch)``; returns float32 raw output."""

@@ -1,0 +1,180 @@
+"""Detector: frames in, boxes in original-image pixels out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Any, Iterable, Sequence, overload
+
+import numpy as np
+
+from . import _core, backends
+from .frames import Frame, FrameLike, as_frame
+from .model import ModelInfo, check_model_path
+from .results import Detections
+
+log = logging.getLogger("fastdet")
+
+
+class Detector:
+    """A detector for one ONNX model.
+
+    model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26).
+    backend: "auto" (TensorRT -> ONNX Runtime CUDA -> ONNX Runtime CPU), or one of those by name.
+    conf: keep boxes scoring strictly above this. iou: NMS IoU threshold. max_det: boxes per image.
+    classes: keep only these class ids (or names). agnostic: class-agnostic NMS.
+    max_candidates: top-scoring boxes entering NMS (default 30000); more are dropped and counted
+    in ``Detections.dropped``.
+    recipe / head / names: override the preprocessing recipe, head format or class names that
+    were read from the model.
+    device: None (any), "cpu", or "cuda[:N]".
+
+    A Detector keeps reusable buffers and is not meant to be shared between threads: create
+    one per thread.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None,
+        *,
+        backend: str = "auto",
+        conf: float = 0.25,
+        iou: float = 0.7,
+        max_det: int = 300,
+        classes: Iterable[int | str] | None = None,
+        agnostic: bool = False,
+        max_candidates: int = 30000,
+        recipe: _core.Recipe | str | None = None,
+        head: str | None = None,
+        names: dict[int, str] | None = None,
+        device: str | None = None,
+        **backend_options: Any,
+    ) -> None:
+        path = check_model_path(model)
+        self.options = _core.DecodeOptions(conf, iou, max_det, max_candidates, agnostic)
+        self._backend = backends.create(backend, path, device=device, head=head, recipe=recipe, names=names,
+                                        **backend_options)
+        self.info: ModelInfo = self._backend.info
+        self.classes = self._resolve_classes(classes)
+        self._warned_cap = False
+        self._lock = threading.Lock()
+        #: Nanoseconds spent per stage in the last detect() call.
+        self.timings: dict[str, int] = {}
+
+    def _resolve_classes(self, classes: Iterable[int | str] | None) -> list[int] | None:
+        if classes is None:
+            return None
+        by_name = {v: k for k, v in self.info.names.items()}
+        ids = []
+        for c in classes:
+            if isinstance(c, str):
+                if c not in by_name:
+                    raise ValueError(f"classes: unknown class name {c!r}; the model has {sorted(by_name)[:10]}...")
+                ids.append(by_name[c])
+            else:
+                if not 0 <= int(c) < self.info.head.num_classes:
+                    raise ValueError(f"classes: expected ids in [0, {self.info.head.num_classes}), got {c}")
+                ids.append(int(c))
+        return ids
+
+    @property
+    def backend(self) -> str:
+        """Name of the backend in use: "onnxruntime-cpu", "onnxruntime-cuda" or "tensorrt"."""
+        return self._backend.name
+
+    @property
+    def names(self) -> dict[int, str]:
+        return self.info.names
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """Network input (height, width)."""
+        return self.info.input_hw
+
+    @overload
+    def detect(self, frames: FrameLike) -> Detections: ...
+
+    @overload
+    def detect(self, frames: Sequence[FrameLike]) -> list[Detections]: ...
+
+    def detect(self, frames: FrameLike | Sequence[FrameLike]) -> Detections | list[Detections]:
+        """Detects objects in one frame or a list of frames.
+
+        frames: uint8[H, W, 3] BGR (OpenCV's convention) or [H, W, 4] BGRA, an image path,
+        or a list of those (one inference call per batch when the model's batch axis is dynamic).
+        Returns Detections, or a list of them for a list input.
+        """
+        if isinstance(frames, (list, tuple)):
+            checked = [as_frame(f) for f in frames]
+            with self._lock:
+                return self._detect_frames(checked)
+        with self._lock:
+            return self._detect_frames([as_frame(frames)])[0]
+
+    __call__ = detect
+
+    def _detect_frames(self, frames: list[Frame]) -> list[Detections]:
+        limit = self._backend.max_batch or len(frames) or 1
+        pre = infer = post = 0
+        results: list[Detections] = []
+        for start in range(0, len(frames), limit):
+            chunk = frames[start : start + limit]
+            n = len(chunk) if self._backend.max_batch is None else limit
+            t0 = time.perf_counter_ns()
+            buf = self._backend.input_buffer(n)
+            geoms = [_core.letterbox_into(f.pixels, buf[i], self.info.recipe, f.rgb) for i, f in enumerate(chunk)]
+            t1 = time.perf_counter_ns()
+            raw = self._backend.run(n)
+            t2 = time.perf_counter_ns()
+            decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, self.options, self.classes)
+            for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
+                if stats.dropped and not self._warned_cap:
+                    self._warned_cap = True
+                    log.warning(
+                        "%d of %d candidates exceeded max_candidates=%d and were not considered by NMS"
+                        " (raise max_candidates or conf); further occurrences are counted in Detections.dropped",
+                        stats.dropped, stats.candidates, self.options.max_candidates,
+                    )
+                results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped))
+            t3 = time.perf_counter_ns()
+            pre += t1 - t0
+            infer += t2 - t1
+            post += t3 - t2
+        self.timings = {"preprocess": pre, "inference": infer, "postprocess": post}
+        return results
+
+    def __repr__(self) -> str:
+        h, w = self.input_size
+        return (f"Detector({self.info.path.name!r}, backend={self.backend!r}, format={self.info.format!r}, "
+                f"input={w}x{h}, classes={len(self.names)})")
+
+
+_DEFAULTS: dict[tuple[Any, ...], Detector] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple, set)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, _core.Recipe):
+        return repr(value)
+    return value
+
+
+def detect(frame: FrameLike | Sequence[FrameLike], model: str | os.PathLike[str] | None = None,
+           **options: Any) -> Detections | list[Detections]:
+    """Detects with a cached default Detector per (model, options).
+
+    model: an ONNX file, else the FASTDET_MODEL environment variable. options: as Detector's.
+    """
+    path = check_model_path(model)
+    key = (str(path.resolve()), path.stat().st_mtime_ns, _freeze(options))
+    with _DEFAULTS_LOCK:
+        det = _DEFAULTS.get(key)
+        if det is None:
+            det = _DEFAULTS[key] = Detector(path, **options)
+    return det.detect(frame)

@@ -1,0 +1,93 @@
+"""Head-format detection: which layout a model's raw output has, from its shape and metadata.
+
+The layouts themselves are defined once, in the native ``HeadSpec`` (see ``HeadFormat``):
+
+- ``yolov8``  ``[B, 4+nc, N]`` cx cy w h + class scores (YOLOv8/11/12), no objectness
+- ``yolov5``  ``[B, N, 5+nc]`` cx cy w h, objectness, class scores (YOLOv5/v7)
+- ``yolox``   ``[B, N, 5+nc]`` raw grid offsets, decoded with strides 8/16/32 (YOLOX)
+- ``end2end`` ``[B, K, 6]`` x1 y1 x2 y2 score class, NMS already applied (YOLOv10, YOLO26)
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from . import _core
+
+FORMATS = {
+    "yolov8": _core.HeadFormat.YOLOV8,
+    "yolov5": _core.HeadFormat.YOLOV5,
+    "yolox": _core.HeadFormat.YOLOX,
+    "end2end": _core.HeadFormat.END2END,
+}
+
+YOLOX_STRIDES = (8, 16, 32)
+
+
+class UnsupportedModelError(ValueError):
+    """The model's outputs match no head format fastdet can decode."""
+
+
+def _grid_cells(input_h: int, input_w: int, strides: Sequence[int]) -> int:
+    return sum((input_h // s) * (input_w // s) for s in strides)
+
+
+def detect_head(
+    output_shape: Sequence[int | str | None],
+    input_hw: tuple[int, int],
+    num_classes: int | None = None,
+    forced: str | None = None,
+) -> _core.HeadSpec:
+    """HeadSpec for a model output of ``output_shape`` (batch first; symbolic dims allowed for
+    the batch only). ``num_classes`` comes from metadata when known; ``forced`` names a format
+    to use instead of guessing."""
+    if len(output_shape) != 3:
+        raise UnsupportedModelError(
+            f"output: expected a 3-D detection head [B, C, N] or [B, N, C], got shape {tuple(output_shape)}"
+        )
+    a, b = output_shape[1], output_shape[2]
+    h, w = input_hw
+    if isinstance(a, int) and not isinstance(b, int) and forced in (None, "yolov8"):
+        # A dynamic-size ultralytics export: [B, 4+nc, anchors], one anchor per grid cell.
+        b = _grid_cells(h, w, YOLOX_STRIDES)
+    if not isinstance(a, int) or not isinstance(b, int):
+        raise UnsupportedModelError(
+            f"output: expected static head dimensions after the batch axis, got shape {tuple(output_shape)};"
+            " export with a fixed image size"
+        )
+    if forced is not None and forced not in FORMATS:
+        raise ValueError(f"head: expected one of {sorted(FORMATS)}, got {forced!r}")
+
+    def spec(fmt: str, nc: int, n: int) -> _core.HeadSpec:
+        if nc < 1 and fmt != "end2end":
+            raise UnsupportedModelError(f"output shape {tuple(output_shape)} leaves no class scores for {fmt}")
+        if num_classes is not None and fmt != "end2end" and nc != num_classes:
+            raise UnsupportedModelError(
+                f"output shape {tuple(output_shape)} gives {nc} classes as {fmt}, but the model's metadata "
+                f"names {num_classes}: is this a detection model?"
+            )
+        return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))
+
+    if forced == "end2end" or (forced is None and b == 6 and a <= 1000 and (num_classes is None or num_classes + 4 != a)):
+        if b != 6:
+            raise UnsupportedModelError(f"end2end: expected output [B, K, 6], got {tuple(output_shape)}")
+        # Without metadata the class count of an end-to-end head is unknown; 1000 bounds the
+        # class ids a class filter may name.
+        return spec("end2end", num_classes or 1000, a)
+    if forced == "yolov8" or (forced is None and a < b and (num_classes is None or a == 4 + num_classes)):
+        return spec("yolov8", a - 4, b)
+    if forced in ("yolov5", "yolox") or forced is None:
+        fmt = forced
+        if fmt is None:
+            # YOLOX is anchor-free with one prediction per grid cell; YOLOv5/v7 have three.
+            fmt = "yolox" if a == _grid_cells(h, w, YOLOX_STRIDES) else "yolov5"
+        return spec(fmt, b - 5, a)
+    raise UnsupportedModelError(f"output shape {tuple(output_shape)} matches no known head format")
+
+
+def format_name(head: _core.HeadSpec) -> str:
+    """The short name of a head's format (``yolov8``, ``yolov5``, ``yolox``, ``end2end``)."""
+    for name, fmt in FORMATS.items():
+        if head.format == fmt:
+            return name
+    raise ValueError(f"unknown head format {head.format!r}")

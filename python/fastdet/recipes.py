@@ -1,0 +1,72 @@
+"""Preprocessing recipes of the model families fastdet knows.
+
+A recipe is part of a model's spec: it says how a frame becomes the network input
+(placement, pad value, scale, mean/std, channel order). The numbers live in the native
+``Recipe`` struct, shared by the CPU letterbox and the CUDA kernel; this module only names
+the presets and builds them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from . import _core
+
+_PLACEMENTS = {
+    "center": _core.Placement.CENTER,
+    "top_left": _core.Placement.TOP_LEFT,
+    "stretch": _core.Placement.STRETCH,
+}
+
+
+def make_recipe(
+    *,
+    placement: str = "center",
+    pad_value: float = 114.0,
+    scale: float = 1.0 / 255.0,
+    mean: Sequence[float] = (0.0, 0.0, 0.0),
+    std: Sequence[float] = (1.0, 1.0, 1.0),
+    output_rgb: bool = True,
+    scaleup: bool = True,
+) -> _core.Recipe:
+    """Builds a recipe. ``mean``/``std`` are per output channel and applied after ``scale``:
+    ``value = (pixel * scale - mean[c]) / std[c]``; the pad value goes through the same formula."""
+    if placement not in _PLACEMENTS:
+        raise ValueError(f"placement: expected one of {sorted(_PLACEMENTS)}, got {placement!r}")
+    if len(mean) != 3 or len(std) != 3:
+        raise ValueError(f"mean/std: expected 3 values each, got {len(mean)} and {len(std)}")
+    r = _core.Recipe()
+    r.placement = _PLACEMENTS[placement]
+    r.pad_value = float(pad_value)
+    r.scale = float(scale)
+    r.mean = tuple(float(m) for m in mean)
+    r.std = tuple(float(s) for s in std)
+    r.output_rgb = bool(output_rgb)
+    r.scaleup = bool(scaleup)
+    return r
+
+
+def ultralytics() -> _core.Recipe:
+    """YOLOv5/v8/11/12/YOLO26: centred letterbox, pad 114, RGB, /255."""
+    return make_recipe()
+
+
+def yolox() -> _core.Recipe:
+    """YOLOX: top-left placement, pad 114, BGR, 0-255 (no scaling)."""
+    return make_recipe(placement="top_left", scale=1.0, output_rgb=False)
+
+
+def stretch(scale: float = 1.0 / 255.0) -> _core.Recipe:
+    """RT-DETR style: resize to the full input without keeping the aspect ratio."""
+    return make_recipe(placement="stretch", scale=scale)
+
+
+PRESETS = {"ultralytics": ultralytics, "yolox": yolox, "stretch": stretch}
+
+
+def preset(name: str) -> _core.Recipe:
+    """Recipe by preset name: ``ultralytics``, ``yolox`` or ``stretch``."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise ValueError(f"recipe: expected one of {sorted(PRESETS)} or a Recipe, got {name!r}") from None
