@@ -68,21 +68,35 @@ def detect_head(
             )
         return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))
 
-    if forced == "end2end" or (forced is None and b == 6 and a <= 1000 and (num_classes is None or num_classes + 4 != a)):
+    if forced is None:
+        forced = _guess_format(a, b, h, w, num_classes)
+    if forced == "end2end":
         if b != 6:
             raise UnsupportedModelError(f"end2end: expected output [B, K, 6], got {tuple(output_shape)}")
         # Without metadata the class count of an end-to-end head is unknown; 1000 bounds the
         # class ids a class filter may name.
         return spec("end2end", num_classes or 1000, a)
-    if forced == "yolov8" or (forced is None and a < b and (num_classes is None or a == 4 + num_classes)):
+    if forced == "yolov8":
         return spec("yolov8", a - 4, b)
-    if forced in ("yolov5", "yolox") or forced is None:
-        fmt = forced
-        if fmt is None:
-            # YOLOX is anchor-free with one prediction per grid cell; YOLOv5/v7 have three.
-            fmt = "yolox" if a == _grid_cells(h, w, YOLOX_STRIDES) else "yolov5"
-        return spec(fmt, b - 5, a)
+    if forced in ("yolov5", "yolox"):
+        return spec(forced, b - 5, a)
     raise UnsupportedModelError(f"output shape {tuple(output_shape)} matches no known head format")
+
+
+def _guess_format(a: int, b: int, h: int, w: int, num_classes: int | None) -> str:
+    """Format of an output [B, a, b]: by the class count from metadata when known, else by
+    shape (anchors outnumber channels)."""
+    if num_classes is not None:
+        if a == 4 + num_classes:
+            return "yolov8"
+        if b == 6 and a != 5 + num_classes:
+            return "end2end"
+    elif b == 6 and a <= 1000:
+        return "end2end"
+    elif a < b:
+        return "yolov8"
+    # YOLOX is anchor-free with one prediction per grid cell; YOLOv5/v7 have three.
+    return "yolox" if a == _grid_cells(h, w, YOLOX_STRIDES) else "yolov5"
 
 
 def format_name(head: _core.HeadSpec) -> str:
