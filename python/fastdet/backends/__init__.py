@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from . import onnxruntime_cpu
+from . import onnxruntime_cpu, onnxruntime_cuda, tensorrt
 from .base import Backend, BackendUnavailable
 
 log = logging.getLogger("fastdet")
@@ -73,6 +73,12 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
         log.info("backend: %s", candidate)
         return backend
     raise BackendUnavailable("no backend can run here (" + "; ".join(skipped) + ")")
+
+
+# GPU backends: their modules import nothing heavy until a backend is created.
+register("onnxruntime-cuda", onnxruntime_cuda.unavailable_reason, onnxruntime_cuda.OnnxRuntimeCUDA,
+         before="onnxruntime-cpu")
+register("tensorrt", tensorrt.unavailable_reason, tensorrt.TensorRT, before="onnxruntime-cuda")
 
 
 __all__ = ["Backend", "BackendUnavailable", "availability", "create", "names", "register"]
