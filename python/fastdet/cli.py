@@ -150,7 +150,6 @@ def _info_args(p: argparse.ArgumentParser) -> None:
 COMMANDS["detect"] = ("detect objects in images", _detect_args, cmd_detect)
 COMMANDS["info"] = ("describe a model and the backends available here", _info_args, cmd_info)
 from .bench import cli as _bench_cli  # noqa: E402,F401  registers `fastdet bench`
-from .bench import cli as _bench_cli  # noqa: E402,F401  registers `fastdet bench`
 
 from . import engine_cli  # noqa: E402,F401  registers `fastdet build`
 
