@@ -2,7 +2,7 @@
 
 #include <cuda_runtime.h>
 
-#include <stdexcept>
+#include "error.hpp"
 
 namespace fastdet::cuda {
 
@@ -16,10 +16,26 @@ int device_count() noexcept {
 }
 
 std::string device_name(int index) {
+  require_device(index);
   cudaDeviceProp prop{};
-  cudaError_t err = cudaGetDeviceProperties(&prop, index);
-  if (err != cudaSuccess) throw std::runtime_error(std::string("cudaGetDeviceProperties: ") + cudaGetErrorString(err));
+  FASTDET_CUDA_CHECK(cudaGetDeviceProperties(&prop, index));
   return std::string(prop.name) + " (sm_" + std::to_string(prop.major) + std::to_string(prop.minor) + ")";
+}
+
+void require_device(int device) {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    throw CudaError(err, std::string("no CUDA device: this CUDA build of fastdet found no usable GPU (") +
+                             cudaGetErrorString(err) + "); use the CPU path (device=\"cpu\")");
+  }
+  if (n == 0)
+    throw CudaError(cudaErrorNoDevice,
+                    "no CUDA device: this CUDA build of fastdet found no GPU; use the CPU path (device=\"cpu\")");
+  if (device < 0 || device >= n)
+    throw CudaError(cudaErrorInvalidDevice, "no CUDA device " + std::to_string(device) + ": expected an index in [0, " +
+                                                std::to_string(n) + ")");
 }
 
 }  // namespace fastdet::cuda
