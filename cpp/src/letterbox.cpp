@@ -39,9 +39,56 @@ inline void source_tap(int d, double scale, int size, int* i0, int* i1, float* w
   *w = frac;
 }
 
+#ifdef FASTDET_LETTERBOX_SSE2
+inline __m128 load4(const std::uint8_t* p) {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i b = _mm_cvtsi32_si128(v);
+  return _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(b, zero), zero));
+}
+
+// Bilinear value of one output pixel as a float4 (channels in source order, 4th unused).
+// kRows2 / kCols2 = false drop the second row / column tap when its weight is exactly 0
+// (integer-aligned scales such as 1080p -> 640x360): the result is bit-identical to the
+// general formula, with a quarter of the loads.
+template <bool kRows2, bool kCols2>
+inline __m128 blend_pixel(const std::uint8_t* r0, const std::uint8_t* r1, __m128 vgy, __m128 vfy, const XTap& tp) {
+  __m128 left = load4(r0 + tp.left);
+  if (kRows2) left = _mm_add_ps(_mm_mul_ps(left, vgy), _mm_mul_ps(load4(r1 + tp.left), vfy));
+  if (!kCols2) return left;
+  __m128 right = load4(r0 + tp.right);
+  if (kRows2) right = _mm_add_ps(_mm_mul_ps(right, vgy), _mm_mul_ps(load4(r1 + tp.right), vfy));
+  return _mm_add_ps(left, _mm_mul_ps(_mm_set1_ps(tp.w), _mm_sub_ps(right, left)));
+}
+
+// Four output pixels at a time, transposed from interleaved float4s into the three planes.
+template <bool kRows2, bool kCols2>
+int blend_span(const std::uint8_t* r0, const std::uint8_t* r1, float gy, float fy, const XTap* taps, int end,
+               const PixelTransform& t, float* p0, float* p1, float* p2) {
+  const __m128 vgy = _mm_set1_ps(gy), vfy = _mm_set1_ps(fy);
+  const __m128 vm0 = _mm_set1_ps(t.mul[0]), vm1 = _mm_set1_ps(t.mul[1]), vm2 = _mm_set1_ps(t.mul[2]);
+  const __m128 va0 = _mm_set1_ps(t.add[0]), va1 = _mm_set1_ps(t.add[1]), va2 = _mm_set1_ps(t.add[2]);
+  const int c0 = t.src_channel[0], c1 = t.src_channel[1], c2 = t.src_channel[2];
+  int x = 0;
+  for (; x + 4 <= end; x += 4) {
+    __m128 q0 = blend_pixel<kRows2, kCols2>(r0, r1, vgy, vfy, taps[x]);
+    __m128 q1 = blend_pixel<kRows2, kCols2>(r0, r1, vgy, vfy, taps[x + 1]);
+    __m128 q2 = blend_pixel<kRows2, kCols2>(r0, r1, vgy, vfy, taps[x + 2]);
+    __m128 q3 = blend_pixel<kRows2, kCols2>(r0, r1, vgy, vfy, taps[x + 3]);
+    _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q0..q2 now hold source channels 0..2 of 4 pixels
+    const __m128 ch[3] = {q0, q1, q2};
+    _mm_storeu_ps(p0 + x, _mm_add_ps(_mm_mul_ps(ch[c0], vm0), va0));
+    _mm_storeu_ps(p1 + x, _mm_add_ps(_mm_mul_ps(ch[c1], vm1), va1));
+    _mm_storeu_ps(p2 + x, _mm_add_ps(_mm_mul_ps(ch[c2], vm2), va2));
+  }
+  return x;
+}
+#endif
+
 template <int C>
 void resize_rows(const FrameView& f, const PixelTransform& t, const Geometry& g, const XTap* taps,
-                 int safe_columns, float* dst, int y_begin, int y_end) {
+                 int safe_columns, bool two_cols, float* dst, int y_begin, int y_end) {
   const int W = g.dst_w;
   const std::size_t plane = static_cast<std::size_t>(g.dst_h) * W;
   const double sy_scale = static_cast<double>(f.height) / g.new_h;
@@ -74,36 +121,19 @@ void resize_rows(const FrameView& f, const PixelTransform& t, const Geometry& g,
     float* p2 = o2 + g.pad_x;
     int x = 0;
 #ifdef FASTDET_LETTERBOX_SSE2
-    // Four output pixels at a time: each tap pixel is loaded as 4 bytes (3 channels + one
-    // extra, unused), the bilinear blend runs on float4s, and a 4x4 transpose turns the
-    // four interleaved results into one vector per channel plane. Columns whose right tap
-    // ends within 4 bytes of the row end are left to the scalar tail so no load overruns.
     {
-      const int safe_end = (C == 4) ? g.new_w : safe_columns;
-      const __m128 vgy = _mm_set1_ps(gy), vfy = _mm_set1_ps(fy);
-      const __m128 vm0 = _mm_set1_ps(m0), vm1 = _mm_set1_ps(m1), vm2 = _mm_set1_ps(m2);
-      const __m128 va0 = _mm_set1_ps(a0), va1 = _mm_set1_ps(a1), va2 = _mm_set1_ps(a2);
-      const __m128i zero = _mm_setzero_si128();
-      auto load4 = [zero](const std::uint8_t* p) {
-        std::int32_t v;
-        std::memcpy(&v, p, 4);
-        __m128i b = _mm_cvtsi32_si128(v);
-        return _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(b, zero), zero));
-      };
-      auto pixel = [&](int i) {
-        const XTap tp = taps[i];
-        __m128 left = _mm_add_ps(_mm_mul_ps(load4(r0 + tp.left), vgy), _mm_mul_ps(load4(r1 + tp.left), vfy));
-        __m128 right = _mm_add_ps(_mm_mul_ps(load4(r0 + tp.right), vgy), _mm_mul_ps(load4(r1 + tp.right), vfy));
-        return _mm_add_ps(left, _mm_mul_ps(_mm_set1_ps(tp.w), _mm_sub_ps(right, left)));
-      };
-      for (; x + 4 <= safe_end; x += 4) {
-        __m128 q0 = pixel(x), q1 = pixel(x + 1), q2 = pixel(x + 2), q3 = pixel(x + 3);
-        _MM_TRANSPOSE4_PS(q0, q1, q2, q3);  // q0..q2 now hold source channels 0..2 of 4 pixels
-        const __m128 ch[3] = {q0, q1, q2};
-        _mm_storeu_ps(p0 + x, _mm_add_ps(_mm_mul_ps(ch[c0], vm0), va0));
-        _mm_storeu_ps(p1 + x, _mm_add_ps(_mm_mul_ps(ch[c1], vm1), va1));
-        _mm_storeu_ps(p2 + x, _mm_add_ps(_mm_mul_ps(ch[c2], vm2), va2));
-      }
+      // Columns whose right tap ends within 4 bytes of the row end are left to the scalar
+      // tail so no 4-byte load overruns the frame.
+      const int end = (C == 4) ? g.new_w : safe_columns;
+      const bool two_rows = fy != 0.f;
+      if (two_rows && two_cols)
+        x = blend_span<true, true>(r0, r1, gy, fy, taps, end, t, p0, p1, p2);
+      else if (two_rows)
+        x = blend_span<true, false>(r0, r1, gy, fy, taps, end, t, p0, p1, p2);
+      else if (two_cols)
+        x = blend_span<false, true>(r0, r1, gy, fy, taps, end, t, p0, p1, p2);
+      else
+        x = blend_span<false, false>(r0, r1, gy, fy, taps, end, t, p0, p1, p2);
     }
 #endif
     for (; x < g.new_w; ++x) {
@@ -144,14 +174,16 @@ void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry&
   // Leading columns whose right tap can be read as 4 bytes without passing the row's end.
   int safe_columns = g.new_w;
   while (safe_columns > 0 && taps[safe_columns - 1].right + 4 > frame.width * frame.channels) --safe_columns;
+  bool two_cols = false;
+  for (int x = 0; x < g.new_w; ++x) two_cols |= taps[x].w != 0.f;
   const PixelTransform t = make_pixel_transform(recipe, frame.rgb);
   const XTap* tp = taps.data();
   // ~32 rows per chunk keeps the wake-up cost of pool workers small against the work.
   parallel_for(g.dst_h, 16, [&](int y0, int y1) {
     if (frame.channels == 4)
-      resize_rows<4>(frame, t, g, tp, safe_columns, dst, y0, y1);
+      resize_rows<4>(frame, t, g, tp, safe_columns, two_cols, dst, y0, y1);
     else
-      resize_rows<3>(frame, t, g, tp, safe_columns, dst, y0, y1);
+      resize_rows<3>(frame, t, g, tp, safe_columns, two_cols, dst, y0, y1);
   });
 }
 
