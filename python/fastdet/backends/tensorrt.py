@@ -147,7 +147,7 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
     """Builds a serialised engine for ``key`` from the ONNX file at ``info.path``."""
     trt = _trt()
     builder = trt.Builder(_logger())
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10+
+    network = builder.create_network()  # explicit batch is the only mode (and the default) since TensorRT 10
     parser = trt.OnnxParser(network, _logger())
     if not parser.parse_from_file(str(info.path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors)) or "no details"
@@ -222,7 +222,8 @@ def load_or_build(info: ModelInfo, *, precision: str | None = None, batch: int |
     timing = _timing_cache_path(cache, key)
     entry = cache.get_or_build(key, lambda: build_engine(info, key, workspace_mb=workspace_mb, timing_cache=timing))
     if entry.built:
-        log.info("built TensorRT engine %s (%s, batch %s)", entry.path, precision, key.profile[0][1])
+        lo, opt, hi = (shape[0] for shape in key.profile[0][1])
+        log.info("built TensorRT engine %s (%s, batch %d:%d:%d)", entry.path, precision, lo, opt, hi)
     return key, entry
 
 
