@@ -209,8 +209,9 @@ def _ms(ns: float) -> str:
 
 
 def run_gates(path: str | os.PathLike[str], rounds: int | None = None, only: Sequence[str] = (),
-              out=sys.stdout) -> int:
+              out=None) -> int:
     """Runs the gates of ``path``; prints the table; returns the exit status (0 pass, 1 fail)."""
+    out = out or sys.stdout
     settings, gates = load_gates(path)
     if only:
         unknown = [o for o in only if not any(o in g["name"] or o == g["kind"] for g in gates)]

@@ -55,8 +55,9 @@ def load_stats(path: str | os.PathLike[str], stat: str = "median") -> dict[str, 
 
 
 def compare(baseline: dict[str, float], current: dict[str, float], max_regression: float,
-            out=sys.stdout) -> int:
+            out=None) -> int:
     """Prints a table; returns 1 when any common benchmark regressed beyond ``max_regression``."""
+    out = out or sys.stdout
     common = [n for n in baseline if n in current]
     rows, failed = [], 0
     for name in common:
@@ -83,5 +84,5 @@ def compare(baseline: dict[str, float], current: dict[str, float], max_regressio
 
 
 def compare_files(baseline: str | os.PathLike[str], current: str | os.PathLike[str], max_regression: float,
-                  stat: str = "median", out=sys.stdout) -> int:
+                  stat: str = "median", out=None) -> int:
     return compare(load_stats(baseline, stat), load_stats(current, stat), max_regression, out)

@@ -1,0 +1,74 @@
+"""`fastdet bench`: report contents, clear errors for --device cuda without a GPU and --plot
+without matplotlib, and the --gate entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import fastdet
+from fastdet.bench import synthetic
+from fastdet.cli import main
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("cv2")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("onnx", reason="the synthetic model needs onnx")
+    return synthetic.tiny_model(tmp_path_factory.mktemp("bench") / "tiny.onnx", candidates=50)
+
+
+def test_bench_writes_a_report(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    rc = main(["bench", str(model), "--batch", "1,2", "--frames", "640x480", "--iters", "4", "--warmup", "1",
+               "--json", str(out), "--no-progress"])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert [r["batch"] for r in report["results"]] == [1, 2]
+    for r in report["results"]:
+        assert set(r["latency_ms"]) >= {"p50", "p90", "p99"}
+        assert set(r["stages_ms"]) >= {"preprocess", "inference", "postprocess"}
+        assert r["throughput_fps"] > 0 and len(r["samples_ms"]) == 4
+    env = report["environment"]
+    assert env["usable_cpus"] >= 1 and env["cpu"]
+    assert set(env["versions"]) >= {"fastdet", "numpy", "onnxruntime", "opencv"}
+    assert "p50 ms" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(fastdet.cuda_available(), reason="a GPU is present")
+def test_device_cuda_without_gpu_says_why(model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", str(model), "--device", "cuda", "--iters", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--device cuda" in err and "--device cpu" in err
+
+
+def test_plot(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    png = tmp_path / "p.png"
+    args = ["bench", str(model), "--frames", "320x240", "--iters", "3", "--warmup", "0", "--plot", str(png),
+            "--no-progress"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert main(args) == 2
+        assert "pip install 'fastdet[plot]'" in capsys.readouterr().err
+        return
+    assert main(args) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench"]) == 2
+    assert "give a MODEL" in capsys.readouterr().err
+    assert main(["bench", "x.onnx", "--batch", "0"]) == 2
+    assert main(["bench", "x.onnx", "--frames", "big"]) == 2
+
+
+def test_gate_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    g = tmp_path / "gates.toml"
+    g.write_text('[settings]\nrounds = 3\n\n[[gate]]\nname = "lb"\nkind = "letterbox"\nframe = "640x480"\nfloor = 0\n')
+    assert main(["bench", "--gate", str(g)]) == 0
+    assert "1 of 1 gates" in capsys.readouterr().out
