@@ -228,3 +228,44 @@ def test_device_index(device, index):
 def test_device_index_rejects(device):
     with pytest.raises(ValueError, match="device: expected"):
         device_engine.device_index(device)
+
+
+class _RecordingEngine(device_engine.DeviceEngine):
+    graph_capturable = True
+
+    def __init__(self):
+        self.calls = []
+
+    def input_spec(self, batch):
+        return device_engine.TensorSpec("images", np.dtype(np.float32), (batch, 3, 64, 64))
+
+    def output_spec(self, batch):
+        return device_engine.TensorSpec("output0", np.dtype(np.float16), (batch, 84, 8400))
+
+    def enqueue(self, input_ptr, output_ptr, stream_handle, batch):
+        self.calls.append((input_ptr, output_ptr, stream_handle, batch))
+
+
+def test_enqueue_fn_fixes_the_batch():
+    engine = _RecordingEngine()
+    engine.enqueue_fn(4)(0x1000, 0x2000, 7)
+    assert engine.calls == [(0x1000, 0x2000, 7, 4)]
+    assert engine.output_spec(2).nbytes == 2 * 84 * 8400 * 2
+
+
+def test_pipeline_glue(monkeypatch):
+    """How a DeviceEngine is handed to the CUDA pipeline's CallableEngine (our seam, no GPU)."""
+    class CallableEngine:
+        def __init__(self, fn, capturable=False):
+            self.fn, self.capturable = fn, capturable
+
+    monkeypatch.setattr(_core, "cuda", type("cuda", (), {"CallableEngine": CallableEngine}), raising=False)
+    engine = _RecordingEngine()
+    wrapped = device_engine.pipeline_engine(engine)
+    assert device_engine.pipeline_available() and wrapped.capturable is True
+    wrapped.fn(1, 2, 3, 8)
+    assert engine.calls == [(1, 2, 3, 8)]
+    monkeypatch.setattr(_core, "cuda", None, raising=False)
+    assert not device_engine.pipeline_available()
+    with pytest.raises(RuntimeError, match="no CUDA pipeline"):
+        device_engine.pipeline_engine(engine)

@@ -6,8 +6,9 @@ binding. An engine therefore only needs one call,
 
     enqueue(input_ptr: int, output_ptr: int, stream_handle: int) -> None
 
-for a fixed batch (the pipeline sizes its buffers once per batch). ``DeviceEngine.enqueue_fn(batch)``
-returns that call. The first call for a batch must run outside CUDA graph capture (a warm-up: the
+for a fixed batch (the pipeline sizes its buffers once per batch): ``DeviceEngine.enqueue_fn(batch)``
+returns that call, and ``DeviceEngine.enqueue(input_ptr, output_ptr, stream_handle, batch)`` is the
+same with the batch passed per call. The first call for a batch must run outside CUDA graph capture (a warm-up: the
 runtime may allocate or resolve shapes there); later calls can be captured when
 ``graph_capturable`` is True.
 """
@@ -71,24 +72,38 @@ class DeviceEngine(ABC):
         """The raw head output the decode kernel reads."""
 
     @abstractmethod
+    def enqueue(self, input_ptr: int, output_ptr: int, stream_handle: int, batch: int) -> None:
+        """Queues inference of ``batch`` images on the stream; never synchronises with the host."""
+
     def enqueue_fn(self, batch: int) -> Enqueue:
-        """The enqueue(input_ptr, output_ptr, stream_handle) call for ``batch`` images."""
+        """The enqueue(input_ptr, output_ptr, stream_handle) call for a fixed ``batch``."""
+
+        def enqueue(input_ptr: int, output_ptr: int, stream_handle: int) -> None:
+            self.enqueue(input_ptr, output_ptr, stream_handle, batch)
+
+        return enqueue
 
 
 # ---------------------------------------------------------------------------------------------
 # Pipeline glue: the one place that knows how fastdet._core's CUDA pipeline takes an engine.
-# The binding (a CallableEngine wrapping a Python enqueue callable) is still being written; until
-# _core exposes it, GPU backends run through the Backend ABC's host buffers instead.
+# The pipeline's binding (a CallableEngine in _core.cuda wrapping fn(input_ptr, output_ptr,
+# stream, batch) and a capturable flag) is being written alongside; until a build has it, GPU
+# backends run through the Backend ABC's host buffers instead.
 # ---------------------------------------------------------------------------------------------
+
+
+def _callable_engine_type() -> Any:
+    return getattr(getattr(_core, "cuda", None), "CallableEngine", None)
 
 
 def pipeline_available() -> bool:
     """True when this build of fastdet._core has the CUDA pipeline's CallableEngine."""
-    return hasattr(_core, "CallableEngine")
+    return _callable_engine_type() is not None
 
 
-def pipeline_engine(engine: DeviceEngine, batch: int) -> Any:
-    """Wraps ``engine`` at ``batch`` for the CUDA pipeline (a ``_core.CallableEngine``)."""
-    if not pipeline_available():
-        raise RuntimeError("this build of fastdet has no CUDA pipeline (fastdet._core.CallableEngine)")
-    return _core.CallableEngine(engine.enqueue_fn(batch))
+def pipeline_engine(engine: DeviceEngine) -> Any:
+    """Wraps ``engine`` for the CUDA pipeline (a ``_core.cuda.CallableEngine``)."""
+    kind = _callable_engine_type()
+    if kind is None:
+        raise RuntimeError("this build of fastdet has no CUDA pipeline (fastdet._core.cuda.CallableEngine)")
+    return kind(engine.enqueue, engine.graph_capturable)

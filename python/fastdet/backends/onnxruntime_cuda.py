@@ -20,7 +20,7 @@ import numpy as np
 
 from ..model import ModelError, describe_session
 from .base import Backend, BackendUnavailable
-from .device_engine import DeviceEngine, Enqueue, TensorSpec, device_index, gpu_unavailable_reason
+from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
 from .onnxruntime_cpu import open_session, session_options
 
 PROVIDER = "CUDAExecutionProvider"
@@ -143,9 +143,3 @@ class OnnxRuntimeCUDAEngine(DeviceEngine):
         io.bind_input(i.name, "cuda", self.device_id, np.float32, list(i.shape), int(input_ptr))
         io.bind_output(o.name, "cuda", self.device_id, np.float32, list(o.shape), int(output_ptr))
         self.session.run_with_iobinding(io, self._run_options)
-
-    def enqueue_fn(self, batch: int) -> Enqueue:
-        def enqueue(input_ptr: int, output_ptr: int, stream_handle: int) -> None:
-            self.enqueue(input_ptr, output_ptr, stream_handle, batch)
-
-        return enqueue

@@ -33,7 +33,7 @@ import numpy as np
 from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
 from ..model import ModelError, ModelInfo, describe_session
 from .base import Backend, BackendUnavailable
-from .device_engine import DeviceEngine, Enqueue, TensorSpec, device_index, gpu_unavailable_reason
+from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
 
 log = logging.getLogger("fastdet")
 
@@ -319,12 +319,6 @@ class TensorRTEngine(DeviceEngine):
         ctx.set_tensor_address(self.output_name, output_ptr)
         if not ctx.execute_async_v3(stream_handle):
             raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT errors logged above)")
-
-    def enqueue_fn(self, batch: int) -> Enqueue:
-        def enqueue(input_ptr: int, output_ptr: int, stream_handle: int) -> None:
-            self.enqueue(input_ptr, output_ptr, stream_handle, batch)
-
-        return enqueue
 
 
 def describe_model(path: Path, **model_kw: Any) -> ModelInfo:
