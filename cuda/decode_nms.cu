@@ -338,6 +338,10 @@ bool DecodeNms::reserve(int batch, const HeadSpec& head, const DecodeOptions& op
   return workspace_.reserve(Layout(batch, head, options, dtype).total);
 }
 
+bool DecodeNms::fits(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) const {
+  return workspace_.data() && Layout(batch, head, options, dtype).total <= workspace_.capacity();
+}
+
 void DecodeNms::enqueue(const DecodeNmsArgs& a, cudaStream_t stream) {
   validate(a);
   const HeadSpec& h = a.head;

@@ -37,6 +37,8 @@ class DecodeNms {
  public:
   // Grows the workspace for this problem size; returns true when it was (re)allocated.
   bool reserve(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype);
+  // True when the workspace already fits this problem size (reserve would not reallocate).
+  bool fits(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) const;
   // Enqueues the whole decode + NMS on `stream` (reserves first; sized once, then reused).
   void enqueue(const DecodeNmsArgs& args, cudaStream_t stream);
 
