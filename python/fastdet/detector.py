@@ -121,7 +121,9 @@ class Detector:
         results: list[Detections] = []
         for start in range(0, len(frames), limit):
             chunk = frames[start : start + limit]
-            n = len(chunk) if self._backend.max_batch is None else limit
+            # A fixed-batch model runs its whole batch (spare slots hold stale input, not decoded);
+            # a dynamic one (or a TensorRT profile) runs exactly the frames given.
+            n = self._backend.static_batch or len(chunk)
             t0 = time.perf_counter_ns()
             buf = self._backend.input_buffer(n)
             geoms = [_core.letterbox_into(f.pixels, buf[i], self.info.recipe, f.rgb) for i, f in enumerate(chunk)]

@@ -27,9 +27,13 @@ class Backend(ABC):
 
     @property
     def max_batch(self) -> int | None:
-        """Largest batch one run accepts: the static batch, or None when the axis is dynamic."""
-        b = self.info.input_shape[0]
-        return b
+        """Largest batch one run accepts: the static batch, or None when unbounded."""
+        return self.info.input_shape[0]
+
+    @property
+    def static_batch(self) -> int | None:
+        """The batch every run must have (a model exported with a fixed batch), else None."""
+        return self.info.input_shape[0]
 
     @abstractmethod
     def input_buffer(self, batch: int) -> np.ndarray:
