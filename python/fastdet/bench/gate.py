@@ -72,8 +72,11 @@ class PairResult:
     ratio: float  # median over rounds of reference / fastdet
 
 
-def measure_pair(fastdet: Sample, reference: Sample, rounds: int, inner: int, warmup: int) -> PairResult:
-    """Alternating rounds (ABBA order) of ``inner`` calls per side; medians as described above."""
+def measure_pair(fastdet: Sample, reference: Sample, rounds: int, inner: int, warmup: int,
+                 statistic: str = "median") -> PairResult:
+    """Alternating rounds (ABBA order) of ``inner`` calls per side; each round keeps the median
+    (or, with ``statistic="min"``, the least disturbed) call of each side; then medians over rounds."""
+    keep = {"median": statistics.median, "min": min}[statistic]
     for _ in range(warmup):
         fastdet()
         reference()
@@ -82,7 +85,7 @@ def measure_pair(fastdet: Sample, reference: Sample, rounds: int, inner: int, wa
         order = (fastdet, reference) if r % 2 == 0 else (reference, fastdet)
         medians = {}
         for side in order:
-            medians[side] = statistics.median(side() for _ in range(inner))
+            medians[side] = keep([side() for _ in range(inner)])
         fd_rounds.append(medians[fastdet])
         ref_rounds.append(medians[reference])
         ratios.append(medians[reference] / max(medians[fastdet], 1))
@@ -229,12 +232,15 @@ def run_gates(path: str | os.PathLike[str], rounds: int | None = None, only: Seq
             n_rounds = int(rounds or g.get("rounds", settings.get("rounds", 21)))
             inner = int(g.get("inner", settings.get("inner", 5)))
             warmup = int(g.get("warmup", settings.get("warmup", 3)))
+            statistic = str(g.get("statistic", settings.get("statistic", "median")))
+            if statistic not in ("median", "min"):
+                raise GateFileError(f"gate {g['name']!r}: statistic must be median or min, got {statistic!r}")
             try:
                 fd, ref = KINDS[g["kind"]](g, delay_ns, Path(tmp))
             except Skip as e:
                 rows.append((g["name"], "", "", "", f"{g['floor']:.2f}", f"SKIP ({e})"))
                 continue
-            res = measure_pair(fd, ref, n_rounds, inner, warmup)
+            res = measure_pair(fd, ref, n_rounds, inner, warmup, statistic)
             ok = res.ratio >= g["floor"]
             failed += not ok
             rows.append((g["name"], _ms(res.fastdet_ns), _ms(res.reference_ns), f"{res.ratio:6.2f}x",
