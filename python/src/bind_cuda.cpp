@@ -70,7 +70,7 @@ FrameView device_frame(const py::handle& obj, const std::string& name, bool rgb,
       throw TypeMismatch(name + ": expected dtype uint8, got typestr " + typestr);
     const auto shape = cai["shape"].cast<std::vector<long long>>();
     if (shape.size() != 3 || (shape[2] != 3 && shape[2] != 4))
-      throw InvalidArgument(name + ": expected shape (H, W, 3|4), got " + py::str(cai["shape"]).cast<std::string>());
+      throw InvalidArgument(name + ": expected shape (H, W, 3|4) with 3 or 4 channels, got " + py::str(cai["shape"]).cast<std::string>());
     f.data = reinterpret_cast<const std::uint8_t*>(cai["data"].cast<py::tuple>()[0].cast<std::uintptr_t>());
     f.height = static_cast<int>(shape[0]);
     f.width = static_cast<int>(shape[1]);
