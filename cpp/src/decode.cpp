@@ -81,7 +81,7 @@ int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions&
   if (h.format == HeadFormat::YoloV8) {
     ws.grow(ws.best_score, N);
     const float* best = ws.best_score.data();
-    constexpr int kBlock = 1024;
+    constexpr int kBlock = 4096;
     for (int n0 = 0; n0 < N; n0 += kBlock) {
       const int n1 = std::min(N, n0 + kBlock);
       yolov8_best_score(img, h, n0, n1, ws.best_score.data());
