@@ -21,13 +21,17 @@ def unavailable_reason() -> str | None:
 
 
 def session_options(threads: int | None = None) -> Any:
-    """Tuned CPU session options: full graph optimisation, sequential execution."""
+    """Tuned CPU session options: full graph optimisation, sequential execution, no spinning."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.inter_op_num_threads = 1
+    # ONNX Runtime's workers spin after each run by default, and would take the cores from the
+    # letterbox and decode that follow it: measured on 2 cores with yolov8n, turning spinning off
+    # cut the per-frame overhead from ~4.5 ms to ~0.9 ms without slowing inference.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         so.intra_op_num_threads = int(threads)
     return so
