@@ -334,6 +334,7 @@ void cuda_decode_nms(std::uintptr_t output, int batch, const HeadSpec& head, con
                      std::uintptr_t stream) {
   const int device = current_device();
   const DType dtype = parse_dtype(output_dtype, "output_dtype");
+  if (batch < 1 || batch > 65535) throw InvalidArgument("batch: expected 1 to 65535 images, got " + std::to_string(batch));
   if (static_cast<int>(geometries.size()) != batch)
     throw InvalidArgument("geometries: expected one per image (" + std::to_string(batch) + "), got " +
                           std::to_string(geometries.size()));
