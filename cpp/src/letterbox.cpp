@@ -10,6 +10,7 @@
 #define FASTDET_LETTERBOX_SSE2 1
 #endif
 
+#include "fastdet/bilinear.hpp"
 #include "fastdet/parallel.hpp"
 
 namespace fastdet {
@@ -21,23 +22,6 @@ struct XTap {
   int left, right;
   float w;
 };
-
-// OpenCV INTER_LINEAR: src = (dst + 0.5) * (src_size / dst_size) - 0.5, computed in
-// double then rounded to float, floor for the tap, clamped at both borders.
-inline void source_tap(int d, double scale, int size, int* i0, int* i1, float* w) {
-  float f = static_cast<float>((d + 0.5) * scale - 0.5);
-  int s = static_cast<int>(std::floor(f));
-  float frac = f - static_cast<float>(s);
-  int a = s, b = s + 1;
-  if (a < 0) a = 0;
-  if (b < 0) b = 0;
-  if (a > size - 1) a = size - 1;
-  if (b > size - 1) b = size - 1;
-  if (s < 0 || s >= size - 1) frac = 0.f;
-  *i0 = a;
-  *i1 = b;
-  *w = frac;
-}
 
 #ifdef FASTDET_LETTERBOX_SSE2
 inline __m128 load4(const std::uint8_t* p) {
@@ -106,7 +90,7 @@ void resize_rows(const FrameView& f, const PixelTransform& t, const Geometry& g,
     }
     int r0i, r1i;
     float fy;
-    source_tap(iy, sy_scale, f.height, &r0i, &r1i, &fy);
+    bilinear_tap(iy, sy_scale, f.height, &r0i, &r1i, &fy);
     const std::uint8_t* r0 = f.data + r0i * f.row_stride;
     const std::uint8_t* r1 = f.data + r1i * f.row_stride;
     std::fill(o0, o0 + g.pad_x, t.pad[0]);
@@ -168,7 +152,7 @@ void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry&
   for (int x = 0; x < g.new_w; ++x) {
     int a, b;
     float w;
-    source_tap(x, sx_scale, frame.width, &a, &b, &w);
+    bilinear_tap(x, sx_scale, frame.width, &a, &b, &w);
     taps[x] = XTap{a * frame.channels, b * frame.channels, w};
   }
   // Leading columns whose right tap can be read as 4 bytes without passing the row's end.
