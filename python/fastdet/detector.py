@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _core, backends
 from .frames import Frame, FrameLike, as_frame
+from .gpu_pipeline import GpuPath, is_device_array
 from .model import ModelInfo, check_model_path
 from .results import Detections
 
@@ -29,7 +30,9 @@ class Detector:
     in ``Detections.dropped``.
     recipe / head / names: override the preprocessing recipe, head format or class names that
     were read from the model.
-    device: None (any), "cpu", or "cuda[:N]".
+    device: None (any), "cpu", or "cuda[:N]". With a GPU backend that drives a device engine
+    (TensorRT) the whole path runs on the GPU: CUDA letterbox, engine, CUDA decode + NMS, with a
+    CUDA graph per shape unless use_graphs=False; frames may then also be CuPy/PyTorch CUDA arrays.
 
     A Detector keeps reusable buffers and is not meant to be shared between threads: create
     one per thread.
@@ -50,6 +53,7 @@ class Detector:
         head: str | None = None,
         names: dict[int, str] | None = None,
         device: str | None = None,
+        use_graphs: bool = True,
         **backend_options: Any,
     ) -> None:
         path = check_model_path(model)
@@ -58,9 +62,14 @@ class Detector:
                                         **backend_options)
         self.info: ModelInfo = self._backend.info
         self.classes = self._resolve_classes(classes)
+        # GPU backends with a device engine run the whole frame -> boxes path on the GPU.
+        self._gpu: GpuPath | None = None
+        if GpuPath.usable(self._backend, device):
+            self._gpu = GpuPath(self._backend, self.info, self.options, self.classes, device, use_graphs)
         self._warned_cap = False
         self._lock = threading.Lock()
-        #: Nanoseconds spent per stage in the last detect() call.
+        #: Nanoseconds spent per stage in the last detect() call (CPU path: preprocess, inference,
+        #: postprocess; GPU pipeline: pipeline, the whole call).
         self.timings: dict[str, int] = {}
 
     def _resolve_classes(self, classes: Iterable[int | str] | None) -> list[int] | None:
@@ -107,15 +116,49 @@ class Detector:
         Returns Detections, or a list of them for a list input.
         """
         if isinstance(frames, (list, tuple)):
+            if self._gpu is not None and frames and is_device_array(frames[0]):
+                with self._lock:
+                    return self._detect_gpu(list(frames), rgb=False)
             checked = [as_frame(f) for f in frames]
             with self._lock:
                 return self._detect_frames(checked)
+        if self._gpu is not None and is_device_array(frames):
+            with self._lock:
+                return self._detect_gpu([frames], rgb=False)[0]
         with self._lock:
             return self._detect_frames([as_frame(frames)])[0]
 
     __call__ = detect
 
+    def _detect_gpu(self, frames: list[Any], rgb: bool) -> list[Detections]:
+        """Frames (host numpy or device arrays) through the CUDA pipeline, in chunks of max_batch."""
+        assert self._gpu is not None
+        limit = self._backend.max_batch or len(frames) or 1
+        t0 = time.perf_counter_ns()
+        results: list[Detections] = []
+        for start in range(0, len(frames), limit):
+            chunk = frames[start : start + limit]
+            for xyxy, scores, ids, stats, g in self._gpu.run(chunk, rgb):
+                self._note_cap(stats)
+                results.append(Detections(xyxy, scores, ids, self.info.names, (g.src_h, g.src_w),
+                                          stats.candidates, stats.dropped))
+        self.timings = {"pipeline": time.perf_counter_ns() - t0}
+        return results
+
+    def _note_cap(self, stats: _core.DecodeStats) -> None:
+        if stats.dropped and not self._warned_cap:
+            self._warned_cap = True
+            log.warning(
+                "%d of %d candidates exceeded max_candidates=%d and were not considered by NMS"
+                " (raise max_candidates or conf); further occurrences are counted in Detections.dropped",
+                stats.dropped, stats.candidates, self.options.max_candidates,
+            )
+
     def _detect_frames(self, frames: list[Frame]) -> list[Detections]:
+        if self._gpu is not None:
+            if len({f.rgb for f in frames}) > 1:
+                return [d for f in frames for d in self._detect_gpu([f.pixels], f.rgb)]
+            return self._detect_gpu([f.pixels for f in frames], frames[0].rgb if frames else False)
         limit = self._backend.max_batch or len(frames) or 1
         pre = infer = post = 0
         results: list[Detections] = []
@@ -132,13 +175,7 @@ class Detector:
             t2 = time.perf_counter_ns()
             decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, self.options, self.classes)
             for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
-                if stats.dropped and not self._warned_cap:
-                    self._warned_cap = True
-                    log.warning(
-                        "%d of %d candidates exceeded max_candidates=%d and were not considered by NMS"
-                        " (raise max_candidates or conf); further occurrences are counted in Detections.dropped",
-                        stats.dropped, stats.candidates, self.options.max_candidates,
-                    )
+                self._note_cap(stats)
                 results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped))
             t3 = time.perf_counter_ns()
             pre += t1 - t0
