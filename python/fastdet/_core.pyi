@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -111,3 +111,9 @@ def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: fl
 
 def num_threads() -> int: ...
 def cuda_available() -> bool: ...
+
+# CUDA builds only: the submodule with letterbox, decode_nms, CallableEngine and CudaPipeline
+# (see python/src/bind_cuda.cpp for their signatures), plus device queries.
+cuda: Any
+def cuda_device_count() -> int: ...
+def cuda_device_name(index: int = 0) -> str: ...
