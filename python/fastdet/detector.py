@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any, Iterable, Sequence, overload
 
-import numpy as np
 
 from . import _core, backends
 from .frames import Frame, FrameLike, as_frame

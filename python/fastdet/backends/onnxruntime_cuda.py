@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ..model import ModelError, describe_session
-from .base import Backend, BackendUnavailable
+from .base import BackendUnavailable
 from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
-from .onnxruntime_cpu import open_session, session_options
+from .onnxruntime_cpu import OnnxRuntimeCPU, open_session, session_options
 
 PROVIDER = "CUDAExecutionProvider"
 
@@ -60,8 +60,9 @@ def open_cuda_session(path: Path, device: str | None, stream_handle: int | None 
     return session
 
 
-class OnnxRuntimeCUDA(Backend):
-    """ONNX Runtime CUDA via the Backend ABC: host buffers bound with I/O binding, reused."""
+class OnnxRuntimeCUDA(OnnxRuntimeCPU):
+    """ONNX Runtime CUDA via the Backend ABC: the CPU backend's reused host buffers and I/O
+    binding (onnxruntime copies them to and from the device), on a CUDA session."""
 
     name = "onnxruntime-cuda"
 
@@ -74,32 +75,6 @@ class OnnxRuntimeCUDA(Backend):
         self.info = describe_session(path, self.session, **model_kw)
         self._inputs: dict[int, np.ndarray] = {}
         self._bound: dict[int, tuple[Any, np.ndarray]] = {}
-
-    def input_buffer(self, batch: int) -> np.ndarray:
-        buf = self._inputs.get(batch)
-        if buf is None:
-            h, w = self.info.input_hw
-            buf = self._inputs[batch] = np.zeros((batch, 3, h, w), dtype=np.float32)
-        return buf
-
-    def run(self, batch: int) -> np.ndarray:
-        bound = self._bound.get(batch)
-        if bound is not None:
-            io, out = bound
-            self.session.run_with_iobinding(io)
-            return out
-        # First run at this batch: learn the output shape, then bind a host output buffer that
-        # onnxruntime copies the device result into (no allocation per call after this).
-        x = self.input_buffer(batch)
-        first = self.session.run([self.info.output_name], {self.info.input_name: x})[0]
-        if first.dtype != np.float32:
-            raise ModelError(f"{self.info.path.name}: expected float32 output, got {first.dtype}")
-        out = np.empty_like(first)
-        io = self.session.io_binding()
-        io.bind_input(self.info.input_name, "cpu", 0, np.float32, list(x.shape), x.ctypes.data)
-        io.bind_output(self.info.output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
-        self._bound[batch] = (io, out)
-        return first
 
 
 class OnnxRuntimeCUDAEngine(DeviceEngine):
