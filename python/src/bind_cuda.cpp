@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "array_checks.hpp"
+#include "detections_numpy.hpp"
 #include "buffer.hpp"
 #include "decode_nms.cuh"
 #include "engine.hpp"
@@ -205,20 +206,12 @@ struct ImageResult {
 py::list to_python(const std::vector<ImageResult>& images) {
   py::list out;
   for (const ImageResult& r : images) {
-    const int n = r.stats.kept;
-    py::array_t<float> boxes({n, 4});
-    py::array_t<float> scores(n);
-    py::array_t<std::int32_t> ids(n);
-    auto bx = boxes.mutable_unchecked<2>();
-    auto sc = scores.mutable_unchecked<1>();
-    auto id = ids.mutable_unchecked<1>();
-    for (int i = 0; i < n; ++i) {
-      const float* row = r.rows.data() + i * kDetectionWidth;
-      for (int k = 0; k < 4; ++k) bx(i, k) = row[k];
-      sc(i) = row[4];
-      id(i) = static_cast<std::int32_t>(row[5]);
-    }
-    out.append(py::make_tuple(boxes, scores, ids, r.stats, r.geometry));
+    const float* rows = r.rows.data();
+    py::tuple t = py_results::detections_to_numpy(r.stats.kept, [rows](int i) {
+      const float* row = rows + i * kDetectionWidth;
+      return Detection{row[0], row[1], row[2], row[3], row[4], static_cast<int>(row[5])};
+    });
+    out.append(py::make_tuple(t[0], t[1], t[2], r.stats, r.geometry));
   }
   return out;
 }

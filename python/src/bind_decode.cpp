@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "array_checks.hpp"
+#include "detections_numpy.hpp"
 #include "fastdet/decode.hpp"
 #include "fastdet/nms.hpp"
 #include "fastdet/parallel.hpp"
@@ -65,36 +66,30 @@ void bind_decode(py::module_& m) {
         const std::vector<std::uint8_t> mask = class_mask(classes, nc);
         const float* data = static_cast<const float*>(output.data());
         const long long stride = head.image_stride();
-        std::vector<Detection> rows(static_cast<std::size_t>(batch) * opts.max_det);
-        std::vector<DecodeStats> stats(batch);
+        // Reused across calls (grow-only): the hot path allocates only the returned arrays.
+        thread_local std::vector<Detection> rows;
+        thread_local std::vector<DecodeStats> stats;
+        if (rows.size() < static_cast<std::size_t>(batch) * opts.max_det)
+          rows.resize(static_cast<std::size_t>(batch) * opts.max_det);
+        if (stats.size() < static_cast<std::size_t>(batch)) stats.resize(batch);
+        // Plain pointers for the pool's workers: inside their lambda the thread_local names
+        // would resolve to each worker's own (empty) vectors.
+        Detection* rows_out = rows.data();
+        DecodeStats* stats_out = stats.data();
         {
           py::gil_scoped_release release;
           parallel_for(batch, 1, [&](int b0, int b1) {
             for (int b = b0; b < b1; ++b)
-              stats[b] = decode_image_cpu(data + b * stride, head, geometries[b], opts,
-                                          mask.empty() ? nullptr : mask.data(),
-                                          rows.data() + static_cast<std::size_t>(b) * opts.max_det);
+              stats_out[b] = decode_image_cpu(data + b * stride, head, geometries[b], opts,
+                                              mask.empty() ? nullptr : mask.data(),
+                                              rows_out + static_cast<std::size_t>(b) * opts.max_det);
           });
         }
         py::list result;
         for (int b = 0; b < batch; ++b) {
-          const int n = stats[b].kept;
-          py::array_t<float> boxes({n, 4});
-          py::array_t<float> scores(n);
-          py::array_t<std::int32_t> ids(n);
-          auto bx = boxes.mutable_unchecked<2>();
-          auto sc = scores.mutable_unchecked<1>();
-          auto id = ids.mutable_unchecked<1>();
           const Detection* r = rows.data() + static_cast<std::size_t>(b) * opts.max_det;
-          for (int i = 0; i < n; ++i) {
-            bx(i, 0) = r[i].x1;
-            bx(i, 1) = r[i].y1;
-            bx(i, 2) = r[i].x2;
-            bx(i, 3) = r[i].y2;
-            sc(i) = r[i].score;
-            id(i) = r[i].class_id;
-          }
-          result.append(py::make_tuple(boxes, scores, ids, stats[b]));
+          py::tuple t = py_results::detections_to_numpy(stats[b].kept, [r](int i) { return r[i]; });
+          result.append(py::make_tuple(t[0], t[1], t[2], stats[b]));
         }
         return result;
       },
