@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
@@ -20,3 +21,15 @@ def assets() -> Path:
 @pytest.fixture(scope="session")
 def bus_jpg(assets: Path) -> Path:
     return assets / "images" / "bus.jpg"
+
+
+@pytest.fixture(scope="session")
+def two_class_model(tmp_path_factory) -> Path:
+    """A tiny YOLOv8-layout ONNX model (names person, car) that finds one car in a bright frame."""
+    from tiny_models import yolov8_like
+
+    boxes = np.array([[20, 20, 16, 16]] * 8, np.float32)
+    weights = np.zeros((2, 8), np.float32)
+    weights[1, 0] = 0.9
+    return yolov8_like(tmp_path_factory.mktemp("m") / "tiny.onnx", boxes, weights,
+                       metadata={"names": "{0: 'person', 1: 'car'}"})

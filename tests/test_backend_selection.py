@@ -25,12 +25,8 @@ GPU_BACKENDS = ["tensorrt", "onnxruntime-cuda"]
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    boxes = np.array([[20, 20, 16, 16]] * 8, np.float32)
-    weights = np.zeros((2, 8), np.float32)
-    weights[1, 0] = 0.9
-    return yolov8_like(tmp_path_factory.mktemp("m") / "tiny.onnx", boxes, weights,
-                       metadata={"names": "{0: 'person', 1: 'car'}"})
+def model(two_class_model):
+    return two_class_model
 
 
 @pytest.fixture()
