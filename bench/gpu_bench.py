@@ -48,20 +48,48 @@ def summary(ms: list[float]) -> dict:
             "n": len(s)}
 
 
-def time_device(fn, stream, iters: int, warmup: int = 10) -> dict:
-    """CUDA-event time of fn() (which enqueues on `stream`), per call."""
+def time_device(fn, stream, iters: int, warmup: int = 10, reps: int = 20, capture: bool = True) -> dict:
+    """Device time of one fn() (which enqueues on `stream`), per call.
+
+    Host-side work between calls (argument parsing, waits) must not count, so calls are timed in
+    groups of `reps`: first as one captured CUDA graph replayed between two events (pure device
+    time), and where capture is refused, back to back between two events (device time plus any
+    launch gaps the host leaves). The median of iters // reps groups, divided by reps."""
     for _ in range(warmup):
         fn()
     stream.synchronize()
+    groups = max(10, iters // reps)
+    method = "graph"
+    try:
+        if not capture:
+            raise NotImplementedError("not captured")
+        stream.begin_capture()
+        try:
+            for _ in range(reps):
+                fn()
+        finally:
+            graph = stream.end_capture()
+        graph.launch(stream)
+        stream.synchronize()
+        run = lambda: graph.launch(stream)  # noqa: E731
+    except Exception as e:  # capture refused (a host copy, a sync inside fn): time the calls themselves
+        method = f"back-to-back ({type(e).__name__})"
+        stream.synchronize()
+
+        def run():
+            for _ in range(reps):
+                fn()
     pairs = []
-    for _ in range(iters):
+    for _ in range(groups):
         a, b = cp.cuda.Event(), cp.cuda.Event()
         a.record(stream)
-        fn()
+        run()
         b.record(stream)
         pairs.append((a, b))
     stream.synchronize()
-    return summary([cp.cuda.get_elapsed_time(a, b) for a, b in pairs])
+    out = summary([cp.cuda.get_elapsed_time(a, b) / reps for a, b in pairs])
+    out["method"] = method
+    return out
 
 
 def time_host(fn, iters: int, warmup: int = 5) -> dict:
@@ -158,8 +186,9 @@ def bench_decode(stream, iters: int) -> dict:
                 bb = torch.cat([b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2], 1)
                 torchvision.ops.batched_nms(bb, s[m], c[m], 0.7)[:300]
 
-            tv = time_device(tv_nms, stream, iters)
-            tvf = time_device(tv_full, stream, iters)
+            # torch allocates and syncs inside these: time them as called, not captured.
+            tv = time_device(tv_nms, stream, iters, capture=False)
+            tvf = time_device(tv_full, stream, iters, capture=False)
             tv_kept = min(300, int(torchvision.ops.batched_nms(xyxy, sc, cl, 0.7).numel()))
         out[f"candidates_{hot}"] = {"fastdet_decode_nms": mine, "torchvision_batched_nms_only": tv,
                                     "torch_decode_plus_batched_nms": tvf, "kept": kept, "torchvision_kept": tv_kept,
@@ -242,8 +271,8 @@ def bench_h2d(stream, iters: int) -> dict:
     def from_pinned():
         cp.cuda.runtime.memcpyAsync(dev.data.ptr, pinned.ctypes.data, nbytes, h2d, stream.ptr)
 
-    pg = time_device(from_pageable, stream, iters)
-    pn = time_device(from_pinned, stream, iters)
+    pg = time_device(from_pageable, stream, iters, capture=False)
+    pn = time_device(from_pinned, stream, iters, capture=False)
     return {"pageable": pg, "pinned": pn, "pageable_GBps": gbps(nbytes, pg["median_ms"]),
             "pinned_GBps": gbps(nbytes, pn["median_ms"]), "bytes": nbytes}
 
@@ -252,6 +281,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="JSON file to write")
     ap.add_argument("--iters", type=int, default=200)
+    ap.add_argument("--table", help="also write the summary table to this file")
     args = ap.parse_args()
     if args.iters < 100:
         ap.error("--iters: expected at least 100 (medians of fewer runs are noise)")
@@ -259,16 +289,19 @@ def main() -> int:
         print("gpu_bench: needs a CUDA build of fastdet and a usable GPU", file=sys.stderr)
         return 2
     stream = cp.cuda.Stream(non_blocking=True)
-    results = {
-        "env": {"gpu": _core.cuda_device_name(0), "python": platform.python_version(), "torch": torch.__version__,
-                "torchvision": torchvision.__version__, "cupy": cp.__version__, "iters": args.iters},
-        "letterbox": bench_letterbox(stream, args.iters),
-        "decode_nms": bench_decode(stream, args.iters),
-        "pipeline": bench_pipeline(args.iters),
-        "h2d": bench_h2d(stream, args.iters),
-    }
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2)
+    results = {"env": {"gpu": _core.cuda_device_name(0), "python": platform.python_version(),
+                       "torch": torch.__version__, "torchvision": torchvision.__version__, "cupy": cp.__version__,
+                       "iters": args.iters}}
+    sections = (("letterbox", lambda: bench_letterbox(stream, args.iters)),
+                ("decode_nms", lambda: bench_decode(stream, args.iters)),
+                ("pipeline", lambda: bench_pipeline(args.iters)),
+                ("h2d", lambda: bench_h2d(stream, args.iters)))
+    for name, run in sections:  # JSON after each section: a later failure keeps what was measured
+        t = time.perf_counter()
+        results[name] = run()
+        print(f"{name}: {time.perf_counter() - t:.1f}s", flush=True)
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=2)
 
     lb, dn, pl, hd = results["letterbox"], results["decode_nms"], results["pipeline"], results["h2d"]
     rows = [("what", "fastdet", "reference", "ratio")]
@@ -289,9 +322,13 @@ def main() -> int:
     rows.append(("H2D 1080p uint8 (GB/s)", f"pinned {hd['pinned_GBps']:.1f}", f"pageable {hd['pageable_GBps']:.1f}",
                  f"{hd['pinned_GBps'] / hd['pageable_GBps']:.2f}x"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    print(f"\nGPU benchmark ({results['env']['gpu']}), medians of {args.iters}; full results: {args.out}")
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)))
+    lines = [f"GPU benchmark ({results['env']['gpu']}); full results: {args.out}"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text, end="")
+    if args.table:
+        with open(args.table, "w") as f:
+            f.write(text)
     return 0
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"
+# $FASTDET_ASSETS points elsewhere, e.g. on a GPU box where only the checkout and a copy of a few
+# assets travel.
+ASSETS = Path(os.environ.get("FASTDET_ASSETS", Path(__file__).resolve().parents[1].parent / "shared" / "assets"))
 
 
 @pytest.fixture(scope="session")

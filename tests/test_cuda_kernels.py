@@ -10,15 +10,15 @@ from __future__ import annotations
 import importlib
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fastdet import _core
+from conftest import ASSETS
 from synthetic_outputs import head_for, random_output
 
-BUS = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "images" / "bus.jpg"
+BUS = ASSETS / "images" / "bus.jpg"
 
 
 def _gpu_build() -> bool:
