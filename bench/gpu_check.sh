@@ -86,6 +86,8 @@ print("torch.cuda", torch.cuda.is_available(), torch.cuda.get_device_name(0) if 
 sys.exit(1 if bad or not torch.cuda.is_available() else 0)
 PY
     git -C "$REPO" rev-parse HEAD 2>/dev/null || true
+    echo "c++: $(c++ --version | head -1); libstdc++.so: $(c++ -print-file-name=libstdc++.so)"
+    env | grep -E '^(CMAKE_ARGS|CXXFLAGS|LDFLAGS|CFLAGS|CUDAARCHS|CUDAFLAGS)=' || true
   } >"$OUT/preflight.log" 2>&1
   cat "$OUT/preflight.log"
   pf=OK
@@ -110,12 +112,16 @@ if wanted build; then
     tail -40 "$OUT/build.log"
     record build "FAIL: build error (see build.log)"; exit 1
   fi
-  # From outside the source tree, so the installed package is the one imported.
-  if ! (cd "$OUT" && "$PY" -c 'import fastdet._core as c, sys
-print("built_with_cuda", c.built_with_cuda, "cuda_available", c.cuda_available())
+  # From outside the source tree, so the installed package is the one imported; after numpy,
+  # torch and cupy, as the tests and users import them (a clash of C++ runtimes shows only then).
+  if ! (cd "$OUT" && "$PY" -c 'import warnings; warnings.simplefilter("ignore")
+import numpy, torch, cupy
+import fastdet._core as c, sys
+print("built_with_cuda", c.built_with_cuda, "cuda_available", c.cuda_available(), c.__file__)
 sys.exit(0 if c.cuda_available() else 1)' 2>&1 | tee -a "$OUT/preflight.log"); then
-    record import "FAIL: the CUDA build sees no usable GPU"; exit 1
+    record import "FAIL: the CUDA build does not import, or sees no usable GPU"; exit 1
   fi
+  ldd "$("$PY" -c 'import importlib.util as u; print(u.find_spec("fastdet._core").origin)')" | tee -a "$OUT/preflight.log"
 fi
 
 # ------------------------------------------------------------------------------------ pytest
