@@ -65,8 +65,8 @@ def pretend_installed(monkeypatch, *packages):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
-def test_auto_order_prefers_tensorrt_then_ort_cuda_then_cpu():
-    assert backends.names() == ["tensorrt", "onnxruntime-cuda", "onnxruntime-cpu"]
+def test_auto_order_prefers_tensorrt_then_ort_cuda_then_torch_then_cpu():
+    assert backends.names() == ["tensorrt", "onnxruntime-cuda", "torch", "onnxruntime-cpu"]
 
 
 def test_importing_fastdet_loads_no_gpu_runtime():
@@ -125,9 +125,11 @@ def test_auto_falls_back_to_cpu_and_says_why(model, monkeypatch, no_gpu, caplog)
     records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "fastdet"]
     assert (logging.INFO, "backend: onnxruntime-cpu") in records
     skipped = [m for level, m in records if level == logging.DEBUG and "skipped" in m]
-    assert len(skipped) == 2
+    assert len(skipped) == 3
     assert "tensorrt" in skipped[0] and "not installed" in skipped[0]
     assert "onnxruntime-cuda" in skipped[1] and "no CUDA GPU" in skipped[1]
+    # torch, installed or not, is never chosen without a GPU.
+    assert "torch" in skipped[2] and ("no CUDA GPU" in skipped[2] or "not installed" in skipped[2])
     assert len(det.detect(np.full((40, 80, 3), 255, np.uint8))) == 1
 
 

@@ -26,6 +26,8 @@ class GpuPath:
     def __init__(self, backend: Backend, info: ModelInfo, options: _core.DecodeOptions,
                  classes: list[int] | None, device: str | None, use_graphs: bool = True) -> None:
         engine: DeviceEngine = backend.engine  # type: ignore[attr-defined]
+        if hasattr(engine, "use_graphs"):  # an engine that captures itself (torch) follows the Detector
+            engine.use_graphs = engine.use_graphs and use_graphs
         self.pipeline = _core.cuda.CudaPipeline(
             pipeline_engine(engine), info.head, info.input_hw, info.recipe, options, classes,
             input_dtype=engine.input_spec(1).dtype.name, output_dtype=engine.output_spec(1).dtype.name,

@@ -1,4 +1,4 @@
-"""Backend choice: TensorRT -> ONNX Runtime CUDA -> ONNX Runtime CPU.
+"""Backend choice: TensorRT -> ONNX Runtime CUDA -> PyTorch (GPU only) -> ONNX Runtime CPU.
 
 ``create("auto", ...)`` takes the first backend that can run here and logs its choice at
 INFO, and why each earlier one was skipped at DEBUG. A named backend is used or fails with
@@ -11,8 +11,9 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from . import onnxruntime_cpu, onnxruntime_cuda, tensorrt
+from . import onnxruntime_cpu, onnxruntime_cuda, pytorch, tensorrt
 from .base import Backend, BackendUnavailable
+from .device_engine import gpu_unavailable_reason
 
 log = logging.getLogger("fastdet")
 
@@ -25,6 +26,10 @@ _REGISTRY: dict[str, tuple[Callable[[], str | None], Callable[..., Backend]]] = 
 AUTO_ORDER: list[str] = ["onnxruntime-cpu"]
 
 CPU_BACKENDS = {"onnxruntime-cpu"}
+
+#: Backends that run on the CPU or a GPU (given ``device``), but that ``"auto"`` takes only where
+#: fastdet's CUDA build sees a GPU: on a CPU they are slower than ONNX Runtime.
+ANY_DEVICE_BACKENDS = {"torch"}
 
 
 def register(name: str, unavailable_reason: Callable[[], str | None], factory: Callable[..., Backend],
@@ -44,6 +49,16 @@ def availability() -> dict[str, str | None]:
     return {name: _REGISTRY[name][0]() for name in AUTO_ORDER}
 
 
+def gpu_availability() -> dict[str, str | None]:
+    """GPU backend name -> None when it can run on a GPU here, else the reason it cannot."""
+    out = {}
+    for name, reason in availability().items():
+        if name in CPU_BACKENDS:
+            continue
+        out[name] = reason or (gpu_unavailable_reason() if name in ANY_DEVICE_BACKENDS else None)
+    return out
+
+
 def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Backend:
     """Creates backend ``name`` ("auto" for the first usable one) for the model at ``path``.
 
@@ -52,7 +67,7 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
     if name != "auto":
         if name not in _REGISTRY:
             raise ValueError(f"backend: expected 'auto' or one of {names()}, got {name!r}")
-        if device == "cpu" and name not in CPU_BACKENDS:
+        if device == "cpu" and name not in CPU_BACKENDS | ANY_DEVICE_BACKENDS:
             raise ValueError(f"backend {name!r} runs on a GPU, but device='cpu' was asked for")
         reason = _REGISTRY[name][0]()
         if reason:
@@ -64,6 +79,8 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
     skipped = []
     for candidate in order:
         reason = _REGISTRY[candidate][0]()
+        if not reason and candidate in ANY_DEVICE_BACKENDS:
+            reason = gpu_unavailable_reason()
         if reason:
             log.debug("backend %s skipped: %s", candidate, reason)
             skipped.append(f"{candidate}: {reason}")
@@ -79,6 +96,7 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
 register("onnxruntime-cuda", onnxruntime_cuda.unavailable_reason, onnxruntime_cuda.OnnxRuntimeCUDA,
          before="onnxruntime-cpu")
 register("tensorrt", tensorrt.unavailable_reason, tensorrt.TensorRT, before="onnxruntime-cuda")
+register("torch", pytorch.unavailable_reason, pytorch.Torch, before="onnxruntime-cpu")
 
 
-__all__ = ["Backend", "BackendUnavailable", "availability", "create", "names", "register"]
+__all__ = ["Backend", "BackendUnavailable", "availability", "create", "gpu_availability", "names", "register"]

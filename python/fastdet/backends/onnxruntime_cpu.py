@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model import ModelError, describe_session
+from ..model import ModelError, ModelInfo, describe_session
 from .base import Backend, BackendUnavailable
 
 
@@ -44,6 +44,16 @@ def open_session(path: Path, providers: list[Any], options: Any) -> Any:
         return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as e:  # onnxruntime raises its own exception types for bad files
         raise ModelError(f"{path.name}: onnxruntime cannot load it as an ONNX model: {e}") from None
+
+
+def describe_model(path: Path, **model_kw: Any) -> ModelInfo:
+    """ModelInfo from the ONNX file, read with onnxruntime on the CPU (no optimisation), for
+    backends that run the network with another runtime."""
+    import onnxruntime as ort
+
+    so = session_options()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return describe_session(path, open_session(path, ["CPUExecutionProvider"], so), **model_kw)
 
 
 class OnnxRuntimeCPU(Backend):

@@ -31,8 +31,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
-from ..model import ModelError, ModelInfo, describe_session
+from ..model import ModelError, ModelInfo
 from .base import Backend, BackendUnavailable
+from .onnxruntime_cpu import describe_model
 from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
 
 log = logging.getLogger("fastdet")
@@ -319,16 +320,6 @@ class TensorRTEngine(DeviceEngine):
         ctx.set_tensor_address(self.output_name, output_ptr)
         if not ctx.execute_async_v3(stream_handle):
             raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT errors logged above)")
-
-
-def describe_model(path: Path, **model_kw: Any) -> ModelInfo:
-    """ModelInfo from the ONNX file (read with onnxruntime on the CPU, no optimisation)."""
-    from .onnxruntime_cpu import open_session, session_options
-    import onnxruntime as ort
-
-    so = session_options()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return describe_session(path, open_session(path, ["CPUExecutionProvider"], so), **model_kw)
 
 
 class TensorRT(Backend):

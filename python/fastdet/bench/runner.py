@@ -49,7 +49,7 @@ def check_device(device: str) -> None:
         raise ValueError(f"--device: expected cpu or cuda, got {device!r}")
     from .. import _core, backends
 
-    gpu = {n: r for n, r in backends.availability().items() if n not in backends.CPU_BACKENDS}
+    gpu = backends.gpu_availability()
     if any(r is None for r in gpu.values()):
         return
     why = "no GPU found" if _core.built_with_cuda else "this fastdet was built without CUDA"
