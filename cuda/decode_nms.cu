@@ -318,16 +318,23 @@ struct Layout {
   }
 };
 
-void validate(const DecodeNmsArgs& a) {
-  const HeadSpec& h = a.head;
-  if (a.batch < 1 || a.batch > 65535)
-    throw InvalidArgument("batch: expected 1 to 65535 images, got " + std::to_string(a.batch));
+// Problem-size limits, checked before anything is sized from them: keys address anchors in
+// 32-bit ints, and cub's segmented sort takes an int item count.
+void check_size(int batch, const HeadSpec& h, const DecodeOptions& o) {
+  if (batch < 1 || batch > 65535)
+    throw InvalidArgument("batch: expected 1 to 65535 images, got " + std::to_string(batch));
   if (h.num_anchors < 0) throw InvalidArgument("head.num_anchors: expected >= 0, got " + std::to_string(h.num_anchors));
-  if (static_cast<long long>(a.batch) * h.num_anchors >= (1LL << 31))
+  if (static_cast<long long>(batch) * h.num_anchors >= (1LL << 31))
     throw InvalidArgument("batch * num_anchors: expected below 2^31, got " +
-                          std::to_string(static_cast<long long>(a.batch) * h.num_anchors));
-  if (a.options.max_det < 1)
-    throw InvalidArgument("max_det: expected >= 1, got " + std::to_string(a.options.max_det));
+                          std::to_string(static_cast<long long>(batch) * h.num_anchors));
+  if (o.max_det < 1) throw InvalidArgument("max_det: expected >= 1, got " + std::to_string(o.max_det));
+  if (static_cast<long long>(batch) * o.max_det >= (1LL << 31))
+    throw InvalidArgument("batch * max_det: expected below 2^31, got " +
+                          std::to_string(static_cast<long long>(batch) * o.max_det));
+}
+
+void validate(const DecodeNmsArgs& a) {
+  check_size(a.batch, a.head, a.options);
   if (!a.output || !a.geometries || !a.detections || !a.stats)
     throw InvalidArgument("decode_nms: output, geometries, detections and stats must be device pointers, got null");
 }
@@ -335,10 +342,12 @@ void validate(const DecodeNmsArgs& a) {
 }  // namespace
 
 bool DecodeNms::reserve(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) {
+  check_size(batch, head, options);
   return workspace_.reserve(Layout(batch, head, options, dtype).total);
 }
 
 bool DecodeNms::fits(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) const {
+  check_size(batch, head, options);
   return workspace_.data() && Layout(batch, head, options, dtype).total <= workspace_.capacity();
 }
 

@@ -246,18 +246,32 @@ void Pipeline::execute(const std::vector<FrameView>& frames, bool on_device) {
     return;
   }
   const cudaStream_t s = stream_->get();
-  if (!entry->full && !entry->pre) {
-    if (engine_->capturable()) {
-      entry->full = capture_graph(s, [&] {
-        enqueue_pre(batch, on_device);
-        enqueue_infer(batch);
-        enqueue_post(batch);
-      });
-    } else {
-      entry->pre = capture_graph(s, [&] { enqueue_pre(batch, on_device); });
-      entry->post = capture_graph(s, [&] { enqueue_post(batch); });
+  if (!entry->full && !entry->pre && !entry->uncapturable) {
+    try {
+      if (engine_->capturable()) {
+        entry->full = capture_graph(s, [&] {
+          enqueue_pre(batch, on_device);
+          enqueue_infer(batch);
+          enqueue_post(batch);
+        });
+      } else {
+        entry->pre = capture_graph(s, [&] { enqueue_pre(batch, on_device); });
+        entry->post = capture_graph(s, [&] { enqueue_post(batch); });
+      }
+    } catch (const std::exception& e) {
+      // Nothing ran (a capture only records). Retrying would fail the same way on every call,
+      // so this shape runs eagerly from now on; an engine that is broken outright raises from
+      // the eager run below as it did on warm-up.
+      entry->full = GraphExec();
+      entry->pre = GraphExec();
+      entry->post = GraphExec();
+      entry->uncapturable = true;
+      ++capture_failures_;
+      last_capture_error_ = e.what();
+      cudaGetLastError();
     }
   }
+  if (entry->uncapturable) return eager();
   if (entry->full) {
     entry->full.launch(s);
   } else {

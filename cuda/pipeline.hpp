@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "buffer.hpp"
@@ -70,10 +71,15 @@ class Pipeline {
   int graphs_cached() const { return static_cast<int>(graphs_.size()); }
   long long graph_launches() const { return graph_launches_; }
   long long eager_runs() const { return eager_runs_; }
+  // Captures that failed (the engine did something a graph cannot hold); each such shape then
+  // runs eagerly for good. last_capture_error() says why the latest one failed.
+  long long capture_failures() const { return capture_failures_; }
+  const std::string& last_capture_error() const { return last_capture_error_; }
 
  private:
   struct GraphEntry {
     bool warmed = false;  // one eager run done for this shape
+    bool uncapturable = false;  // capture failed once: run eagerly, never retry
     GraphExec full;       // whole sequence (capturable engine)
     GraphExec pre, post;  // around a non-capturable engine
   };
@@ -99,7 +105,8 @@ class Pipeline {
   std::vector<std::size_t> staging_offsets_;
   std::size_t staging_bytes_ = 0;
   PipelineResult result_;
-  long long graph_launches_ = 0, eager_runs_ = 0;
+  long long graph_launches_ = 0, eager_runs_ = 0, capture_failures_ = 0;
+  std::string last_capture_error_;
 };
 
 }  // namespace fastdet::cuda

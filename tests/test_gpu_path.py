@@ -1,11 +1,14 @@
-"""When the Detector takes the CUDA pipeline, and that it stays on the CPU otherwise."""
+"""When the Detector takes the CUDA pipeline, and that it stays on the CPU otherwise; the GPU
+path's seams that need no GPU (static-batch padding, the capture-failure warning), with a
+stand-in for the compiled pipeline (the real one is covered by the GPU tests)."""
 
 from __future__ import annotations
 
-import numpy as np
+import logging
 
 import fastdet
-from fastdet.gpu_pipeline import GpuPath, is_device_array
+import numpy as np
+from fastdet.gpu_pipeline import GpuPath, is_device_array, producer_stream
 from tiny_models import yolov8_like
 
 
@@ -25,3 +28,56 @@ def test_device_arrays_are_recognised_by_their_interface():
 
     assert is_device_array(FakeDeviceArray())
     assert not is_device_array(np.zeros((4, 4, 3), np.uint8))
+
+
+class _Pipeline:
+    """Records the batches it is given; answers one result tuple per frame."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.capture_failures = 0
+        self.last_capture_error = ""
+
+    def run(self, frames, rgb):
+        self.batches.append(len(frames))
+        return [(i, None, None, None, None) for i in range(len(frames))]
+
+
+def _path(static_batch):
+    path = GpuPath.__new__(GpuPath)
+    path.pipeline = _Pipeline()
+    path.static_batch = static_batch
+    path._capture_failures = 0
+    path._name = "m.onnx"
+    return path
+
+
+def test_static_batch_engine_gets_its_batch_and_padding_is_dropped():
+    path = _path(4)
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 3
+    out = path.run(frames, False)
+    assert path.pipeline.batches == [4] and [r[0] for r in out] == [0, 1, 2]
+    assert len(path.run(frames + frames[:1], False)) == 4 and path.pipeline.batches[-1] == 4
+
+
+def test_dynamic_batch_is_not_padded():
+    path = _path(None)
+    assert len(path.run([np.zeros((8, 8, 3), np.uint8)] * 3, False)) == 3
+    assert path.pipeline.batches == [3]
+
+
+def test_capture_failure_is_logged_once_per_new_failure(caplog):
+    path = _path(None)
+    frame = [np.zeros((8, 8, 3), np.uint8)]
+    with caplog.at_level(logging.WARNING, logger="fastdet"):
+        path.run(frame, False)
+        path.pipeline.capture_failures = 1
+        path.pipeline.last_capture_error = "operation not permitted when stream is capturing"
+        path.run(frame, False)
+        path.run(frame, False)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "not permitted" in warnings[0]
+
+
+def test_producer_stream_of_non_torch_arrays_is_left_to_their_interface():
+    assert producer_stream(np.zeros(3)) == 0

@@ -127,17 +127,24 @@ def test_gpu_pipeline_matches_onnxruntime_tiny(cuda_torch, tiny, use_graphs):
 
 
 @pytest.mark.gpu
-def test_gpu_pipeline_device_frames(cuda_torch, tiny):
+def test_gpu_pipeline_device_frames_from_a_side_stream(cuda_torch, tiny):
+    """A tensor produced on the caller's current (side) stream and handed over unsynchronised:
+    torch's __cuda_array_interface__ names no stream, so the pipeline must wait for the current
+    one. The producer is held back by a long device-side sleep so that a missing wait would read
+    the frame before it is written."""
     torch = cuda_torch
     det = fastdet.Detector(tiny, backend="torch", device="cuda", conf=0.1)
     rng = np.random.default_rng(2)
     for f in frames(rng):
         host = det.detect(f)
         side = torch.cuda.Stream()
-        with torch.cuda.stream(side):  # produced on a side stream, as a decoder thread would
-            dev = torch.from_numpy(f).cuda(non_blocking=True)
-        side.synchronize()
-        assert_same(det.detect(dev), host, box_atol=0, score_atol=0)
+        src = torch.from_numpy(f).pin_memory()
+        with torch.cuda.stream(side):
+            dev = torch.zeros(f.shape, dtype=torch.uint8, device="cuda")
+            torch.cuda._sleep(50_000_000)  # ~25 ms of device time before the frame is written
+            dev.copy_(src, non_blocking=True)
+            got = det.detect(dev)
+        assert_same(got, host, box_atol=0, score_atol=0)
 
 
 def _real_model(assets):

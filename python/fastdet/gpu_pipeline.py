@@ -1,12 +1,13 @@
 """The Detector's GPU path: frames -> CUDA letterbox -> device engine -> CUDA decode + NMS.
 
-Used when the backend exposes a ``DeviceEngine`` (TensorRT) and this build has the CUDA
+Used when the backend exposes a ``DeviceEngine`` (TensorRT, PyTorch) and this build has the CUDA
 pipeline: the letterbox kernel writes the engine's input binding and the decode kernel reads
 its output binding, with one host synchronisation per call and a CUDA graph per shape.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Sequence
 
 from . import _core
@@ -14,10 +15,27 @@ from .backends.base import Backend
 from .backends.device_engine import DeviceEngine, device_index, pipeline_available, pipeline_engine
 from .model import ModelInfo
 
+log = logging.getLogger("fastdet")
+
 
 def is_device_array(frame: Any) -> bool:
     """True for CuPy / PyTorch CUDA arrays (objects with ``__cuda_array_interface__``)."""
     return hasattr(frame, "__cuda_array_interface__")
+
+
+def producer_stream(frame: Any) -> int:
+    """The stream the pipeline must wait for before reading ``frame`` (0: none beyond what the
+    array's own ``__cuda_array_interface__`` names).
+
+    PyTorch's interface (version 2) carries no stream, so a tensor written on a side stream
+    would be read before it is ready: take the caller's current torch stream on the tensor's
+    device, where torch code produces its results. CuPy's (version 3) names its stream itself.
+    """
+    if type(frame).__module__.split(".")[0] == "torch":
+        import torch
+
+        return int(torch.cuda.current_stream(frame.device).cuda_stream)
+    return 0
 
 
 class GpuPath:
@@ -28,10 +46,15 @@ class GpuPath:
         engine: DeviceEngine = backend.engine  # type: ignore[attr-defined]
         if hasattr(engine, "use_graphs"):  # an engine that captures itself (torch) follows the Detector
             engine.use_graphs = engine.use_graphs and use_graphs
+        # A static-batch engine only knows its own batch: ask for its bindings at that batch.
+        probe = backend.static_batch or 1
+        self.static_batch = backend.static_batch
         self.pipeline = _core.cuda.CudaPipeline(
             pipeline_engine(engine), info.head, info.input_hw, info.recipe, options, classes,
-            input_dtype=engine.input_spec(1).dtype.name, output_dtype=engine.output_spec(1).dtype.name,
+            input_dtype=engine.input_spec(probe).dtype.name, output_dtype=engine.output_spec(probe).dtype.name,
             device=device_index(device), use_graphs=use_graphs)
+        self._capture_failures = 0
+        self._name = info.path.name
 
     @staticmethod
     def usable(backend: Backend, device: str | None) -> bool:
@@ -41,9 +64,23 @@ class GpuPath:
         return pipeline_available() and bool(_core.cuda_available())
 
     def run(self, frames: Sequence[Any], rgb: bool) -> list[tuple[Any, ...]]:
-        """Host numpy frames or device arrays (not mixed); per frame (xyxy, scores, ids, stats, geometry)."""
+        """Host numpy frames or device arrays (not mixed); per frame (xyxy, scores, ids, stats, geometry).
+
+        A static-batch engine gets exactly its batch: a shorter chunk is padded with copies of
+        its last frame, whose results are dropped."""
+        frames = list(frames)
+        n = len(frames)
+        if self.static_batch and 0 < n < self.static_batch:
+            frames += [frames[-1]] * (self.static_batch - n)
         if all(is_device_array(f) for f in frames):
-            return list(self.pipeline.run_device(list(frames), rgb))
-        if any(is_device_array(f) for f in frames):
+            out = self.pipeline.run_device(frames, rgb, producer_stream(frames[0]))
+        elif any(is_device_array(f) for f in frames):
             raise ValueError("frames: expected all host (numpy) or all device (CuPy/PyTorch) arrays, not a mix")
-        return list(self.pipeline.run(list(frames), rgb))
+        else:
+            out = self.pipeline.run(frames, rgb)
+        failures = self.pipeline.capture_failures
+        if failures != self._capture_failures:
+            self._capture_failures = failures
+            log.warning("%s: the engine could not be captured into a CUDA graph for this shape (%s); "
+                        "it runs without a graph", self._name, self.pipeline.last_capture_error)
+        return list(out)[:n]

@@ -260,13 +260,22 @@ class PyPipeline {
     return to_python(images);
   }
 
+  // run() holds mutex_ without the GIL and takes the GIL inside CallableEngine::enqueue: taking
+  // mutex_ while holding the GIL would deadlock against it, so every locker drops the GIL first.
   void set_options(const DecodeOptions& options, const std::optional<std::vector<int>>& classes) {
+    std::vector<int> ids = classes.value_or(std::vector<int>{});
+    py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(mutex_);
-    pipeline_->set_options(options, classes.value_or(std::vector<int>{}));
+    pipeline_->set_options(options, ids);
+  }
+
+  void set_use_graphs(bool on) {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mutex_);
+    pipeline_->set_use_graphs(on);
   }
 
   Pipeline& get() { return *pipeline_; }
-  std::mutex& mutex() { return mutex_; }
 
  private:
   static void collect(const PipelineResult& r, std::vector<ImageResult>* images) {
@@ -428,13 +437,13 @@ pipeline waits for on the device (0: legacy default), as do interface streams. S
       .def("set_options", &PyPipeline::set_options, py::arg("options"), py::arg("classes") = py::none())
       .def_property(
           "use_graphs", [](PyPipeline& p) { return p.get().config().use_graphs; },
-          [](PyPipeline& p, bool on) {
-            std::lock_guard<std::mutex> lock(p.mutex());
-            p.get().set_use_graphs(on);
-          })
+          &PyPipeline::set_use_graphs)
       .def_property_readonly("graphs_cached", [](PyPipeline& p) { return p.get().graphs_cached(); })
       .def_property_readonly("graph_launches", [](PyPipeline& p) { return p.get().graph_launches(); })
       .def_property_readonly("eager_runs", [](PyPipeline& p) { return p.get().eager_runs(); })
+      .def_property_readonly("capture_failures", [](PyPipeline& p) { return p.get().capture_failures(); },
+                             "Shapes whose graph capture failed and that run eagerly since.")
+      .def_property_readonly("last_capture_error", [](PyPipeline& p) { return p.get().last_capture_error(); })
       .def_property_readonly("stream", [](PyPipeline& p) { return reinterpret_cast<std::uintptr_t>(p.get().stream()); })
       .def_property_readonly("device", [](PyPipeline& p) { return p.get().config().device; })
       .def_property_readonly("input_size", [](PyPipeline& p) {

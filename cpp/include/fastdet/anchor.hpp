@@ -6,6 +6,7 @@
 
 #include "box.hpp"
 #include "config.hpp"
+#include "exp.hpp"
 #include "head.hpp"
 
 namespace fastdet {
@@ -47,7 +48,7 @@ FASTDET_HD Box anchor_box(const HeadSpec& h, const float* img, int n) {
       int gx = 0, gy = 0;
       float s = 1.f;
       yolox_cell(h, n, &gx, &gy, &s);
-      return cxcywh_to_box((r[0] + gx) * s, (r[1] + gy) * s, expf(r[2]) * s, expf(r[3]) * s);
+      return cxcywh_to_box((r[0] + gx) * s, (r[1] + gy) * s, exp_portable(r[2]) * s, exp_portable(r[3]) * s);
     }
     case HeadFormat::EndToEnd:
     default: {

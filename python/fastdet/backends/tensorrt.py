@@ -269,13 +269,16 @@ def open_engine(info: ModelInfo, device: str | None = None, **options: Any) -> _
 
 
 class TensorRTEngine(DeviceEngine):
-    """A deserialised engine with one execution context per thread (no locks when enqueueing)."""
+    """A deserialised engine with one execution context per batch size, created on first use."""
 
     graph_capturable = True
 
-    def __init__(self, shared: _Shared) -> None:
+    def __init__(self, shared: _Shared, device: int = 0) -> None:
+        import cupy
+
         trt = _trt()
         self._shared = shared
+        self._device = cupy.cuda.Device(device)  # contexts are created on the engine's GPU
         engine = shared.engine
         names = [engine.get_tensor_name(i) for i in range(engine.num_io_tensors)]
         inputs = [n for n in names if engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
@@ -289,22 +292,29 @@ class TensorRTEngine(DeviceEngine):
             if dt not in (np.float32, np.float16):
                 raise ModelError(f"TensorRT engine: tensor {name!r} is {dt}; fastdet handles float32 and float16")
         self._input_shape = tuple(engine.get_tensor_shape(self.input_name))
-        self._local = threading.local()
+        self._contexts: dict[int, Any] = {}
+        self._contexts_lock = threading.Lock()
 
     def _context(self, batch: int) -> Any:
-        st = self._local
-        ctx = getattr(st, "context", None)
-        if ctx is None:
-            ctx = st.context = self._shared.engine.create_execution_context()
+        """The execution context of ``batch``, owned by this engine and shaped once.
+
+        CUDA graphs captured by the pipeline bake in the context they ran: it must live as long
+        as the engine (not as long as a thread) and never be re-shaped, or another batch's
+        graph would replay against the wrong shapes. Hence one context per batch size."""
+        ctx = self._contexts.get(batch)
+        if ctx is not None:
+            return ctx
+        with self._contexts_lock, self._device:
+            ctx = self._contexts.get(batch)
             if ctx is None:
-                raise RuntimeError("TensorRT could not create an execution context (out of GPU memory?)")
-            st.batch = None
-        if st.batch != batch:
-            shape = (batch, *self._input_shape[1:])
-            if not ctx.set_input_shape(self.input_name, shape):
-                raise ValueError(f"batch {batch} is outside the engine's optimisation profile; "
-                                 "rebuild it with a larger batch range (fastdet build MODEL --batch MIN:OPT:MAX)")
-            st.batch = batch
+                ctx = self._shared.engine.create_execution_context()
+                if ctx is None:
+                    raise RuntimeError("TensorRT could not create an execution context (out of GPU memory?)")
+                shape = (batch, *self._input_shape[1:])
+                if not ctx.set_input_shape(self.input_name, shape):
+                    raise ValueError(f"batch {batch} is outside the engine's optimisation profile; "
+                                     "rebuild it with a larger batch range (fastdet build MODEL --batch MIN:OPT:MAX)")
+                self._contexts[batch] = ctx
         return ctx
 
     def input_spec(self, batch: int) -> TensorSpec:
@@ -347,7 +357,7 @@ class TensorRT(Backend):
         with self._device:
             shared = open_engine(self.info, device=device, precision=precision, batch=batch,
                                  workspace_mb=workspace_mb, cache_dir=cache_dir)
-            self.engine = TensorRTEngine(shared)
+            self.engine = TensorRTEngine(shared, device_index(device))
             self._stream = cupy.cuda.Stream(non_blocking=True)
         self._buffers: dict[int, tuple[Any, ...]] = {}
 
