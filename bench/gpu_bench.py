@@ -1,10 +1,13 @@
 """GPU micro-benchmarks of the CUDA core, each with a reference measured in the same run.
 
-    python bench/gpu_bench.py --out OUTDIR/gpu_bench.json [--iters 200]
+    python bench/gpu_bench.py --out OUTDIR/gpu_bench.json [--iters 200] [--table T.txt] [--model M.onnx]
 
-Needs a CUDA build of fastdet, a GPU, CuPy, PyTorch and torchvision. Timings are CUDA events
-around the enqueued work on one stream (device time), median over --iters (>= 100) runs after a
-warm-up; the pipeline rows are host wall-clock per call (they include the one synchronisation).
+Needs a CUDA build of fastdet, a GPU, CuPy, PyTorch and torchvision (and onnx2pytorch for the
+real-model rows). Device times are CUDA events around groups of calls on one stream (a captured
+graph where the calls allow it), median over --iters (>= 100) calls after a warm-up; "kernel"
+times are each kernel's own duration from CUPTI (torch.profiler), summed per call, so host-side
+argument handling never counts; the pipeline rows are host wall-clock per call (they include
+the one synchronisation).
 
   letterbox     1080p uint8 BGR -> 640x640 fp16 CHW at batch 1 and 32; effective bandwidth
                 (full source frame read + output written) against a device-to-device copy of
@@ -16,6 +19,9 @@ warm-up; the pipeline rows are host wall-clock per call (they include the one sy
                 a copy of a preset output (graph covers everything) and a small torch model
                 (not capturable: graphs around it); model time alone subtracted
   h2d           1080p uint8 host -> device from pageable vs pinned memory
+  real_model    --model (yolov8n_w8.onnx) through Detector(backend="torch", device="cuda") at fp32
+                and fp16: per frame for a host and a device 1080p frame, the module alone (its
+                torch CUDA graph replayed), and pre + post = device-frame call - module alone
 """
 
 from __future__ import annotations
@@ -103,6 +109,36 @@ def time_host(fn, iters: int, warmup: int = 5) -> dict:
     return summary(ms)
 
 
+def kernel_profile(fn, sync, calls: int = 50) -> dict:
+    """Per call: each kernel's (and copy's) own device time from CUPTI, by name, and their sum.
+
+    Unlike events around a call, this leaves out host work between launches entirely."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    for _ in range(5):
+        fn()
+    sync()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        sync()
+    by_name: dict[str, float] = {}
+    for e in prof.events():
+        if e.device_type != DeviceType.CUDA:
+            continue
+        name = e.name if len(e.name) <= 60 else e.name[:57] + "..."
+        by_name[name] = by_name.get(name, 0.0) + (e.time_range.end - e.time_range.start) / calls
+    return {"total_us": sum(by_name.values()), "by_kernel_us": dict(sorted(by_name.items(), key=lambda kv: -kv[1]))}
+
+
+def try_profile(fn, sync, calls: int = 50) -> dict:
+    try:
+        return kernel_profile(fn, sync, calls)
+    except Exception as e:  # no CUPTI in this torch build: the event timings still stand
+        return {"error": f"{type(e).__name__}: {e}"}
+
+
 def gbps(nbytes: float, ms: float) -> float:
     return nbytes / (ms * 1e-3) / 1e9
 
@@ -130,11 +166,13 @@ def bench_letterbox(stream, iters: int) -> dict:
 
         lb = time_device(letterbox, stream, iters)
         cpy = time_device(copy, stream, iters)
-        lb_bw = gbps(src_bytes + dst_bytes, lb["median_ms"])
+        kern = try_profile(letterbox, stream.synchronize)
+        lb_ms = kern["total_us"] / 1e3 if "total_us" in kern else lb["median_ms"]
+        lb_bw = gbps(src_bytes + dst_bytes, lb_ms)
         cp_bw = gbps(2 * half, cpy["median_ms"])
-        out[f"batch{batch}"] = {"letterbox": lb, "d2d_copy_same_bytes": cpy, "letterbox_GBps": lb_bw,
-                                "d2d_copy_GBps": cp_bw, "fraction_of_copy_bandwidth": lb_bw / cp_bw,
-                                "per_frame_us": lb["median_ms"] * 1e3 / batch}
+        out[f"batch{batch}"] = {"letterbox": lb, "letterbox_kernels": kern, "d2d_copy_same_bytes": cpy,
+                                "letterbox_GBps": lb_bw, "d2d_copy_GBps": cp_bw,
+                                "fraction_of_copy_bandwidth": lb_bw / cp_bw, "per_frame_us": lb_ms * 1e3 / batch}
     return out
 
 
@@ -165,6 +203,7 @@ def bench_decode(stream, iters: int) -> dict:
             _core.cuda.decode_nms(dev.data.ptr, 1, head, geoms, opts, det.data.ptr, stats.data.ptr, stream=stream.ptr)
 
         mine = time_device(ours, stream, iters)
+        kern = try_profile(ours, stream.synchronize)
         stream.synchronize()
         kept = int(cp.asnumpy(stats)[0, 2])
 
@@ -190,7 +229,13 @@ def bench_decode(stream, iters: int) -> dict:
             tv = time_device(tv_nms, stream, iters, capture=False)
             tvf = time_device(tv_full, stream, iters, capture=False)
             tv_kept = min(300, int(torchvision.ops.batched_nms(xyxy, sc, cl, 0.7).numel()))
-        out[f"candidates_{hot}"] = {"fastdet_decode_nms": mine, "torchvision_batched_nms_only": tv,
+            tv_kern = try_profile(tv_nms, torch.cuda.synchronize)
+        mine_us = kern.get("total_us", mine["median_ms"] * 1e3)
+        tv_us = tv_kern.get("total_us", tv["median_ms"] * 1e3)
+        out[f"candidates_{hot}"] = {"fastdet_decode_nms": mine, "fastdet_kernels": kern,
+                                    "torchvision_kernels": tv_kern,
+                                    "kernel_speedup_vs_nms_only": tv_us / mine_us,
+                                    "torchvision_batched_nms_only": tv,
                                     "torch_decode_plus_batched_nms": tvf, "kept": kept, "torchvision_kept": tv_kept,
                                     "candidates": int(sc.numel()),
                                     "speedup_vs_nms_only": tv["median_ms"] / mine["median_ms"],
@@ -219,6 +264,17 @@ def bench_pipeline(iters: int) -> dict:
             t = time_host(lambda: pipe.run(frames), iters)
             row[f"copy_engine_graphs_{graphs}"] = t
             row[f"copy_engine_graphs_{graphs}_per_frame_ms"] = t["median_ms"] / batch
+        # Frames already on the device (a GPU decoder's output): no staging, no H2D. The copy
+        # engine's own time is a few microseconds, so this is pre + post per call, host included.
+        dev_frames = [cp.asarray(f) for f in frames]
+        cp.cuda.Device().synchronize()
+        pipe = _core.cuda.CudaPipeline(_core.cuda.CallableEngine(copy_engine, True), head, INPUT_HW,
+                                       _core.Recipe(), opts, None, "float16", "float32", 0, True)
+        t = time_host(lambda: pipe.run_device(dev_frames), iters)
+        row["device_frames_copy_engine_graph"] = t
+        row["device_frames_copy_engine_graph_per_frame_us"] = t["median_ms"] * 1e3 / batch
+        row["device_frames_kernels"] = try_profile(lambda: pipe.run_device(dev_frames), lambda: None)
+        row["host_frames_kernels"] = try_profile(lambda: pipe.run(frames), lambda: None)
 
         # A small torch model (fp16, 8x8 stride-8 conv + 1x1 head): not capturable, so the
         # pipeline replays graphs around it. Its own time is measured alone and subtracted.
@@ -256,6 +312,58 @@ def bench_pipeline(iters: int) -> dict:
     return out
 
 
+def bench_real_model(path: str, iters: int) -> dict:
+    """yolov8n_w8.onnx (or --model) through the torch backend on the device pipeline."""
+    import cv2
+
+    import fastdet
+
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, (*FRAME_HW, 3), dtype=np.uint8)
+    bus = fastdet_asset("images/bus.jpg")
+    if bus is not None:  # real content, so decode + NMS sees a realistic candidate count
+        frame = cv2.resize(cv2.imread(bus), (FRAME_HW[1], FRAME_HW[0]), interpolation=cv2.INTER_LINEAR)
+    dev = torch.from_numpy(frame).cuda()
+    torch.cuda.synchronize()
+    out = {}
+    for precision in ("fp32", "fp16"):
+        det = fastdet.Detector(path, backend="torch", device="cuda:0", precision=precision)
+        host = time_host(lambda: det.detect(frame), iters)
+        device = time_host(lambda: det.detect(dev), iters)
+        engine = det._backend.engine
+        graphs = list(engine._graphs.values())
+        row = {"host_frame": host, "device_frame": device, "detections": len(det.detect(dev)),
+               "module_graph": bool(graphs)}
+        if graphs:
+            g = graphs[-1]
+            s = torch.cuda.Stream()
+            with torch.cuda.stream(s):
+                times = []
+                for _ in range(max(20, iters // 5)):
+                    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                    a.record()
+                    g.replay()
+                    b.record()
+                    times.append((a, b))
+            s.synchronize()
+            alone = summary([a.elapsed_time(b) for a, b in times])
+            row["module_alone"] = alone
+            row["pre_post_device_frame_us"] = (device["median_ms"] - alone["median_ms"]) * 1e3
+            row["pre_post_host_frame_us"] = (host["median_ms"] - alone["median_ms"]) * 1e3
+        row["device_frame_kernels"] = try_profile(lambda: det.detect(dev), lambda: None, calls=20)
+        out[precision] = row
+    return out
+
+
+def fastdet_asset(rel: str) -> str | None:
+    import os
+    from pathlib import Path
+
+    root = Path(os.environ.get("FASTDET_ASSETS", Path(__file__).resolve().parents[2] / "shared" / "assets"))
+    p = root / rel
+    return str(p) if p.is_file() else None
+
+
 def bench_h2d(stream, iters: int) -> dict:
     nbytes = FRAME_HW[0] * FRAME_HW[1] * 3
     pageable = np.random.default_rng(3).integers(0, 256, nbytes, dtype=np.uint8)
@@ -282,6 +390,7 @@ def main() -> int:
     ap.add_argument("--out", required=True, help="JSON file to write")
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--table", help="also write the summary table to this file")
+    ap.add_argument("--model", help="real model for the end-to-end rows (default: yolov8n_w8.onnx from the assets)")
     args = ap.parse_args()
     if args.iters < 100:
         ap.error("--iters: expected at least 100 (medians of fewer runs are noise)")
@@ -292,44 +401,84 @@ def main() -> int:
     results = {"env": {"gpu": _core.cuda_device_name(0), "python": platform.python_version(),
                        "torch": torch.__version__, "torchvision": torchvision.__version__, "cupy": cp.__version__,
                        "iters": args.iters}}
-    sections = (("letterbox", lambda: bench_letterbox(stream, args.iters)),
+    model = args.model or fastdet_asset("models/yolov8n_w8.onnx")
+    sections = [("letterbox", lambda: bench_letterbox(stream, args.iters)),
                 ("decode_nms", lambda: bench_decode(stream, args.iters)),
                 ("pipeline", lambda: bench_pipeline(args.iters)),
-                ("h2d", lambda: bench_h2d(stream, args.iters)))
+                ("h2d", lambda: bench_h2d(stream, args.iters))]
+    if model:
+        sections.append(("real_model", lambda: bench_real_model(model, 100)))
+    failed = []
     for name, run in sections:  # JSON after each section: a later failure keeps what was measured
         t = time.perf_counter()
-        results[name] = run()
+        try:
+            results[name] = run()
+        except Exception as e:  # report, keep measuring the other sections, fail at the end
+            import traceback
+
+            traceback.print_exc()
+            results[name] = {"error": f"{type(e).__name__}: {e}"}
+            failed.append(name)
         print(f"{name}: {time.perf_counter() - t:.1f}s", flush=True)
         with open(args.out, "w") as f:
             json.dump(results, f, indent=2)
 
-    lb, dn, pl, hd = results["letterbox"], results["decode_nms"], results["pipeline"], results["h2d"]
-    rows = [("what", "fastdet", "reference", "ratio")]
-    for b in ("batch1", "batch32"):
-        r = lb[b]
-        rows.append((f"letterbox 1080p->640 fp16 {b} (GB/s)", f"{r['letterbox_GBps']:.0f}",
-                     f"D2D copy {r['d2d_copy_GBps']:.0f}", f"{r['fraction_of_copy_bandwidth']:.2f}"))
-    for k, r in dn.items():
-        rows.append((f"decode+NMS {k} (us)", f"{r['fastdet_decode_nms']['median_ms'] * 1e3:.1f}",
-                     f"tv batched_nms {r['torchvision_batched_nms_only']['median_ms'] * 1e3:.1f}",
-                     f"{r['speedup_vs_nms_only']:.1f}x"))
-    for b, r in pl.items():
-        rows.append((f"pre+post/frame {b}, graph (ms)", f"{r['copy_engine_graphs_True_per_frame_ms']:.3f}",
-                     f"no graph {r['copy_engine_graphs_False_per_frame_ms']:.3f}",
-                     f"{r['copy_engine_graphs_False_per_frame_ms'] / r['copy_engine_graphs_True_per_frame_ms']:.2f}x"))
-        rows.append((f"pre+post/frame {b}, torch model (ms)", f"{r['torch_model_pre_post_per_frame_ms']:.3f}",
-                     f"model alone {r['torch_model_alone']['median_ms']:.3f}", "-"))
-    rows.append(("H2D 1080p uint8 (GB/s)", f"pinned {hd['pinned_GBps']:.1f}", f"pageable {hd['pageable_GBps']:.1f}",
-                 f"{hd['pinned_GBps'] / hd['pageable_GBps']:.2f}x"))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = [f"GPU benchmark ({results['env']['gpu']}); full results: {args.out}"]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    text = "\n".join(lines) + "\n"
+    text = table(results)
     print("\n" + text, end="")
     if args.table:
         with open(args.table, "w") as f:
             f.write(text)
+    if failed:
+        print(f"gpu_bench: sections failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def table(results: dict) -> str:
+    """The short table printed last: one row per headline number, skipping failed sections."""
+    rows = [("what", "fastdet", "reference", "ratio")]
+    lb, dn, pl, hd, rm = (results.get(k, {}) for k in ("letterbox", "decode_nms", "pipeline", "h2d", "real_model"))
+    for b in ("batch1", "batch32"):
+        if b in lb:
+            r = lb[b]
+            rows.append((f"letterbox 1080p->640 fp16 {b}: us/frame, GB/s", f"{r['per_frame_us']:.1f}, {r['letterbox_GBps']:.0f}",
+                         f"D2D copy {r['d2d_copy_GBps']:.0f} GB/s", f"{r['fraction_of_copy_bandwidth']:.2f}"))
+    for k, r in dn.items():
+        if isinstance(r, dict) and "fastdet_kernels" in r:
+            mine = r["fastdet_kernels"].get("total_us", float("nan"))
+            tv = r["torchvision_kernels"].get("total_us", float("nan"))
+            rows.append((f"decode+NMS {k}: kernel us", f"{mine:.1f}", f"tv batched_nms {tv:.1f}",
+                         f"{r['kernel_speedup_vs_nms_only']:.1f}x"))
+            rows.append((f"decode+NMS {k}: call us (events)", f"{r['fastdet_decode_nms']['median_ms'] * 1e3:.1f}",
+                         f"tv {r['torchvision_batched_nms_only']['median_ms'] * 1e3:.1f}",
+                         f"{r['speedup_vs_nms_only']:.1f}x"))
+    for b, r in pl.items():
+        if not isinstance(r, dict) or "copy_engine_graphs_True_per_frame_ms" not in r:
+            continue
+        rows.append((f"pipeline host frames {b}: ms/frame", f"graph {r['copy_engine_graphs_True_per_frame_ms']:.3f}",
+                     f"no graph {r['copy_engine_graphs_False_per_frame_ms']:.3f}",
+                     f"{r['copy_engine_graphs_False_per_frame_ms'] / r['copy_engine_graphs_True_per_frame_ms']:.2f}x"))
+        if "device_frames_copy_engine_graph_per_frame_us" in r:
+            kern = r.get("device_frames_kernels", {}).get("total_us", float("nan"))
+            rows.append((f"pipeline device frames {b}: us/frame", f"{r['device_frames_copy_engine_graph_per_frame_us']:.1f}",
+                         f"kernels {kern:.1f} us/call", "-"))
+    if "pinned_GBps" in hd:
+        rows.append(("H2D 1080p uint8 (GB/s)", f"pinned {hd['pinned_GBps']:.1f}", f"pageable {hd['pageable_GBps']:.1f}",
+                     f"{hd['pinned_GBps'] / hd['pageable_GBps']:.2f}x"))
+    for precision, r in rm.items():
+        if not isinstance(r, dict) or "device_frame" not in r:
+            continue
+        alone = r.get("module_alone", {}).get("median_ms", float("nan"))
+        rows.append((f"yolov8n {precision} torch: ms/frame host, device", f"{r['host_frame']['median_ms']:.3f}, "
+                     f"{r['device_frame']['median_ms']:.3f}", f"module alone {alone:.3f}",
+                     f"pre+post {r.get('pre_post_device_frame_us', float('nan')):.0f} us"))
+    for name, r in results.items():
+        if isinstance(r, dict) and "error" in r:
+            rows.append((f"{name}: FAILED", r["error"][:60], "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"GPU benchmark ({results['env']['gpu']})"]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -11,14 +11,16 @@
 #   build      pip install of this checkout with the CUDA core; fails unless it is ON  (150)
 #   smoke      -x: one letterbox, one decode on each sort path, one graph capture       (40)
 #   tests      every GPU test; unexpected skips fail the stage                          (90)
-#   bench      bench/gpu_bench.py: kernel times vs references, JSON after each section  (60)
+#   bench      bench/gpu_bench.py: kernel times vs references, JSON after each section  (90)
 #   sanitize   compute-sanitizer memcheck + racecheck on a small script ("not supported" skips) (60)
 # --only reruns chosen stages against the build already installed (e.g. --only tests,bench).
 #
 # Needs python3 with torch, torchvision, cupy, numpy, pytest, pytest-timeout, cmake, ninja,
 # pybind11 and scikit-build-core. $PYTHON overrides the interpreter, $FASTDET_CUDA_ARCHS the CUDA
 # architectures (default: native), $FASTDET_ASSETS a folder with images/ and models/ (bus.jpg,
-# yolov8n_w8.onnx) when ../shared/assets is not beside the checkout.
+# yolov8n_w8.onnx) when ../shared/assets is not beside the checkout, $FASTDET_WHEELS a folder of
+# wheels the box lacks (onnx2pytorch for the PyTorch backend), installed into a scratch folder on
+# PYTHONPATH, offline.
 set -uo pipefail
 
 usage() { echo "usage: $0 OUTDIR [--only STAGE[,STAGE...]]" >&2; exit 2; }
@@ -57,6 +59,13 @@ summary() {
 }
 trap summary EXIT
 
+if [ -n "${FASTDET_WHEELS:-}" ]; then
+  SITE=$(mktemp -d)
+  "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$FASTDET_WHEELS"/*.whl \
+    || { echo "cannot install the wheels in $FASTDET_WHEELS"; exit 1; }
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
 # --------------------------------------------------------------------------------- preflight
 NVCC=$(command -v nvcc || true)
 [ -n "$NVCC" ] || { [ -x /usr/local/cuda/bin/nvcc ] && NVCC=/usr/local/cuda/bin/nvcc; }
@@ -75,7 +84,8 @@ print("Python.h", "found" if ok else f"MISSING in {inc}")
 import pytest
 print("pytest", pytest.__version__)
 bad = not ok or int(pytest.__version__.split(".")[0]) < 8
-for name in ("numpy", "torch", "torchvision", "cupy", "pytest_timeout", "pybind11", "scikit_build_core"):
+for name in ("numpy", "torch", "torchvision", "cupy", "pytest_timeout", "pybind11", "scikit_build_core",
+             "onnx", "onnxruntime", "onnx2pytorch", "cv2"):
     try:
         m = importlib.import_module(name)
         print(name, getattr(m, "__version__", "?"))
@@ -155,7 +165,7 @@ fi
 # ------------------------------------------------------------------------------------- bench
 if wanted bench; then
   note "GPU benchmark"
-  (cd "$REPO" && timeout 60 "$PY" bench/gpu_bench.py --out "$OUT/gpu_bench.json" --table "$OUT/gpu_bench.txt" \
+  (cd "$REPO" && timeout 90 "$PY" bench/gpu_bench.py --out "$OUT/gpu_bench.json" --table "$OUT/gpu_bench.txt" \
       --iters 200) 2>&1 | tee "$OUT/gpu_bench.log"
   rc=${PIPESTATUS[0]}
   if [ "$rc" -eq 0 ]; then record bench OK; elif [ "$rc" -eq 124 ]; then record bench "FAIL: timed out";

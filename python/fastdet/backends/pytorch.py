@@ -6,9 +6,10 @@ CPU it runs through the Backend ABC's host buffers (slowly: ONNX Runtime is the 
 ``backend="auto"`` never picks this one without a GPU). ``torch`` and ``onnx2pytorch`` are
 imported when a backend is created, never by ``import fastdet``.
 
-Precision: "fp32" (default) runs the graph as converted; "fp16" runs it under autocast
-(convolutions and matrix products in fp16) and has the letterbox write an fp16 input. The output
-binding is always float32.
+Precision: "fp32" (default) runs the graph as converted, in IEEE float32 (cuDNN's TF32
+convolutions, torch's default on Ampere and later, are turned off around the module's calls);
+"fp16" runs it under autocast (convolutions and matrix products in fp16) and has the letterbox
+write an fp16 input. The output binding is always float32.
 
 CUDA graphs: fastdet cannot record torch work into its own graph (torch's caching allocator must
 own every allocation made during a capture), so the engine reports itself not capturable and the
@@ -148,7 +149,10 @@ class TorchEngine(DeviceEngine):
                 with torch.autocast("cuda", dtype=torch.float16, cache_enabled=False):
                     y = self.module(x)
             else:
-                y = self.module(x)
+                cudnn = torch.backends.cudnn
+                with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                                 deterministic=cudnn.deterministic, allow_tf32=False):
+                    y = self.module(x)
         if isinstance(y, (list, tuple)):
             y = y[0]
         return y
