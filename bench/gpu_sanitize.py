@@ -33,7 +33,7 @@ def main() -> int:
     head = _core.HeadSpec(_core.HeadFormat.YOLOV8, nc, n, 640, 640, [8, 16, 32])
     geoms = [_core.make_geometry(480, 640, 640, 640, _core.Placement.CENTER, True)] * 2
     opts = _core.DecodeOptions(0.25, 0.7, 300, 30000, False)
-    for hot in (150, n):
+    for hot in (150, 1000, n):  # one key per thread, eight per thread (several NMS steps), device sort
         host = np.concatenate([rng.uniform(0, 640, (4, n)), rng.uniform(0, 0.2, (nc, n))]).astype(np.float32)
         idx = rng.choice(n, hot, replace=False)
         host[4 + rng.integers(0, nc, hot), idx] = rng.uniform(0.3, 1.0, hot)

@@ -24,6 +24,9 @@ constexpr int kThreads = 256;                 // NMS block; also the candidates 
 constexpr int kWarps = kThreads / 32;
 constexpr int kSmallSort = 2048;              // images with at most this many candidates sort in the NMS block
 constexpr int kSortPerThread = kSmallSort / kThreads;
+// Kept boxes live in shared memory (in the sort buffer, free once the keys are sorted) when
+// max_det allows: every later candidate is tested against all of them.
+constexpr int kSharedKept = (kSmallSort * sizeof(unsigned long long)) / (sizeof(float4) + sizeof(int));
 
 // Sort key: ascending key order = descending score, then ascending anchor index.
 // The score's bits are made order-preserving as an unsigned int, inverted, and placed
@@ -106,7 +109,8 @@ struct NmsStep {
   unsigned overlaps[kThreads][kWarps];  // bit q of row p: earlier survivor q overlaps survivor p
   int alive[kThreads];
   int warp_count[kWarps];
-  int num_alive;
+  unsigned kept_bits[2][kWarps];  // greedy resolution state, double-buffered per round
+  unsigned done_bits[2][kWarps];
 };
 
 // One block per image. Sorts small candidate sets in shared memory (rank sort on unique keys),
@@ -118,7 +122,7 @@ __global__ void __launch_bounds__(kThreads)
     nms_kernel(NmsParams p, const int* __restrict__ counts, const Key* keys_in, Key* keys_sorted,
                const float4* __restrict__ boxes, const int* __restrict__ classes, const Geometry* __restrict__ geometries,
                float4* kept_box, float* kept_score, int* kept_cls, float* detections, int* stats) {
-  __shared__ Key s_keys[kSmallSort];
+  __shared__ __align__(16) Key s_keys[kSmallSort];  // 16-byte aligned: reused for float4 kept boxes
   __shared__ NmsStep s;
   const int b = blockIdx.x;
   const int tid = threadIdx.x;
@@ -126,7 +130,18 @@ __global__ void __launch_bounds__(kThreads)
   const long long base = static_cast<long long>(b) * p.num_anchors;
   Key* sorted = keys_sorted + base;
 
-  if (count <= kSmallSort) {
+  if (count <= kThreads) {
+    // One key per thread: its rank is the number of smaller keys (keys are unique).
+    for (int i = tid; i < count; i += kThreads) s_keys[i] = keys_in[base + i];
+    __syncthreads();
+    if (tid < count) {
+      const Key mine = s_keys[tid];
+      int rank = 0;
+      for (int j = 0; j < count; ++j) rank += s_keys[j] < mine;
+      sorted[rank] = mine;
+    }
+    __syncthreads();
+  } else if (count <= kSmallSort) {
     for (int i = tid; i < count; i += kThreads) s_keys[i] = keys_in[base + i];
     __syncthreads();
     Key mine[kSortPerThread];
@@ -150,6 +165,10 @@ __global__ void __launch_bounds__(kThreads)
 
   const int considered = p.end_to_end ? count : max(0, min(count, p.max_candidates));
   const long long kbase = static_cast<long long>(b) * p.max_det;
+  // The sort buffer is free from here: kept boxes and classes go there when they fit.
+  const bool shared_kept = p.max_det <= kSharedKept;
+  float4* kbox = shared_kept ? reinterpret_cast<float4*>(s_keys) : kept_box + kbase;
+  int* kcls = shared_kept ? reinterpret_cast<int*>(reinterpret_cast<float4*>(s_keys) + kSharedKept) : kept_cls + kbase;
   int kept = 0;
   if (p.end_to_end) {
     kept = min(considered, p.max_det);
@@ -169,8 +188,8 @@ __global__ void __launch_bounds__(kThreads)
         cls = classes[base + a];
         area = box_area(box);
         for (int j = 0; j < kept; ++j) {
-          if (!p.agnostic && kept_cls[kbase + j] != cls) continue;
-          const Box kb = load_box(kept_box + kbase, j);
+          if (!p.agnostic && kcls[j] != cls) continue;
+          const Box kb = load_box(kbox, j);
           if (box_iou(kb, box_area(kb), box, area) > p.iou) {
             alive = false;
             break;
@@ -180,6 +199,10 @@ __global__ void __launch_bounds__(kThreads)
       // Compact the survivors of this step, keeping score order.
       const unsigned ballot = __ballot_sync(0xffffffffu, alive);
       if (lane == 0) s.warp_count[warp] = __popc(ballot);
+      if (tid < kWarps) {
+        s.kept_bits[0][tid] = 0u;
+        s.done_bits[0][tid] = 0u;
+      }
       __syncthreads();
       int offset = 0, m = 0;
 #pragma unroll
@@ -209,30 +232,60 @@ __global__ void __launch_bounds__(kThreads)
           s.overlaps[tid][w] = bits;
         }
       }
-      __syncthreads();
-      if (tid == 0) {
-        unsigned taken[kWarps] = {0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u};
-        int a = 0;
-        for (int q = 0; q < m && kept + a < p.max_det; ++q) {
-          bool free = true;
-          for (int w = 0; w <= (q >> 5); ++w)
-            if (s.overlaps[q][w] & taken[w]) {
-              free = false;
-              break;
-            }
-          if (!free) continue;
-          taken[q >> 5] |= 1u << (q & 31);
-          s.alive[a++] = q;
+      // Greedy resolution of the step, in parallel: survivor q is kept iff no earlier kept
+      // survivor overlaps it. Each round decides every q whose overlapping predecessors are
+      // all decided (suppressed as soon as one of them is kept), reading the previous round's
+      // state and publishing into the other buffer. The lowest undecided q is always decided
+      // in the next round, so this ends, with exactly the sequential greedy outcome, after as
+      // many rounds as the longest chain of overlaps (a handful on real images).
+      int cur = 0;
+      for (;;) {
+        const int nxt = cur ^ 1;
+        if (tid < kWarps) {
+          s.kept_bits[nxt][tid] = s.kept_bits[cur][tid];
+          s.done_bits[nxt][tid] = s.done_bits[cur][tid];
         }
-        s.num_alive = a;
+        __syncthreads();  // overlap rows (first round) and the previous round's state are visible
+        bool pending = false;
+        if (tid < m && !((s.done_bits[cur][warp] >> lane) & 1u)) {
+          bool suppressed = false, waiting = false;
+          for (int w = 0; w <= warp; ++w) {
+            const unsigned o = s.overlaps[tid][w];
+            suppressed |= (o & s.kept_bits[cur][w]) != 0u;
+            waiting |= (o & ~s.done_bits[cur][w]) != 0u;
+          }
+          if (suppressed) {
+            atomicOr(&s.done_bits[nxt][warp], 1u << lane);
+          } else if (!waiting) {
+            atomicOr(&s.kept_bits[nxt][warp], 1u << lane);
+            atomicOr(&s.done_bits[nxt][warp], 1u << lane);
+          } else {
+            pending = true;
+          }
+        }
+        cur = nxt;
+        if (!__syncthreads_or(pending)) break;
+      }
+      // Kept survivors in order, at most max_det - kept of them.
+      const int room = p.max_det - kept;
+      int total = 0, before = 0;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const int c = __popc(s.kept_bits[cur][w]);
+        total += c;
+        before += w < warp ? c : 0;
+      }
+      const int a = min(total, room);
+      if (tid < m && ((s.kept_bits[cur][warp] >> lane) & 1u)) {
+        const int pos = before + __popc(s.kept_bits[cur][warp] & ((1u << lane) - 1u));
+        if (pos < room) s.alive[pos] = tid;
       }
       __syncthreads();
-      const int a = s.num_alive;
       for (int t = tid; t < a; t += kThreads) {
         const int q = s.alive[t];
-        kept_box[kbase + kept + t] = make_float4(s.box[q].x1, s.box[q].y1, s.box[q].x2, s.box[q].y2);
+        kbox[kept + t] = make_float4(s.box[q].x1, s.box[q].y1, s.box[q].x2, s.box[q].y2);
         kept_score[kbase + kept + t] = s.score[q];
-        kept_cls[kbase + kept + t] = s.cls[q];
+        kcls[kept + t] = s.cls[q];
       }
       kept += a;
       __syncthreads();  // kept boxes visible, shared step reusable
@@ -251,9 +304,9 @@ __global__ void __launch_bounds__(kThreads)
       score = key_score(key, p.anchor_bits);
       cls = classes[base + a];
     } else {
-      box = load_box(kept_box + kbase, k);
+      box = load_box(kbox, k);
       score = kept_score[kbase + k];
-      cls = kept_cls[kbase + k];
+      cls = kcls[k];
     }
     float* row = detections + (kbase + k) * kDetectionWidth;
     row[0] = unmap_x(g, box.x1);

@@ -77,6 +77,7 @@ def test_cpu_matches_onnxruntime(torch, tiny):
         assert len(want) > 0
         assert_same(got, want)
     assert len(det.detect(np.zeros((50, 60, 3), np.uint8))) == 0
+    assert det._backend.forward.traced(1), "the converted module should trace (no Python shape logic left)"
 
 
 def test_auto_never_picks_torch_without_a_gpu(torch, tiny, monkeypatch):
@@ -184,3 +185,5 @@ def test_real_yolov8n_gpu_matches_cpu(cuda_torch, assets, bus_jpg, precision):
             assert abs(got.scores[j] - score) <= score_tol
             matched += 1
         assert len(got) <= len(want) + 2 and matched >= 1
+    engine = gpu._backend.engine
+    assert engine.forward.traced(1) and engine._graphs, "traced and replayed as a CUDA graph"

@@ -23,6 +23,9 @@ FASTDET_HD float box_iou(const Box& a, float area_a, const Box& b, float area_b)
   w = w > 0.f ? w : 0.f;
   h = h > 0.f ? h : 0.f;
   float inter = w * h;
+  // Disjoint boxes (most pairs): IoU 0 without the division. Bit-identical to the formula
+  // below, which gives 0 (or 0 for a zero union) whenever inter is 0 or NaN.
+  if (!(inter > 0.f)) return 0.f;
   float uni = area_a + area_b - inter;
   // Two zero-area boxes: torchvision yields NaN (never > thr); keep that outcome without dividing by 0.
   return uni > 0.f ? inter / uni : 0.f;

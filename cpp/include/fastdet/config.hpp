@@ -7,3 +7,11 @@
 #else
 #define FASTDET_HD inline
 #endif
+
+// Full unrolling of a constant-count loop on the device (so independent loads issue together);
+// nothing on the host, where the compiler decides and GCC would warn about the pragma.
+#if defined(__CUDACC__)
+#define FASTDET_UNROLL _Pragma("unroll")
+#else
+#define FASTDET_UNROLL
+#endif

@@ -6,16 +6,24 @@ CPU it runs through the Backend ABC's host buffers (slowly: ONNX Runtime is the 
 ``backend="auto"`` never picks this one without a GPU). ``torch`` and ``onnx2pytorch`` are
 imported when a backend is created, never by ``import fastdet``.
 
-Precision: "fp32" (default) runs the graph as converted, in IEEE float32 (cuDNN's TF32
-convolutions, torch's default on Ampere and later, are turned off around the module's calls);
-"fp16" runs it under autocast (convolutions and matrix products in fp16) and has the letterbox
-write an fp16 input. The output binding is always float32.
+The converted module computes shapes, axes and scales in Python from constant tensors on every
+call (``.tolist()``, ``int(t)``): on a GPU each is a host synchronisation, which makes it slow
+and impossible to capture in a CUDA graph. So for each batch size the module is traced once
+(``torch.jit.trace``) and the trace's constants are folded: what remains is the network's own
+operators. The trace is checked against the module on a random input and discarded (the module
+runs as is, logged once) if they differ, e.g. for a model whose control flow depends on values.
+
+Precision: "fp32" (default) is IEEE float32: cuDNN's TF32 convolutions (torch's default on
+Ampere and later) are turned off in the trace. "fp16" runs the module in half precision
+(weights, input and activations; the letterbox writes the fp16 input). The output binding is
+always float32.
 
 CUDA graphs: fastdet cannot record torch work into its own graph (torch's caching allocator must
 own every allocation made during a capture), so the engine reports itself not capturable and the
-pipeline replays its graphs around it; the module itself is captured with ``torch.cuda.graph`` per
-(input buffer, output buffer, batch), reading the pipeline's input binding and writing its output
-binding, and replayed on fastdet's stream. A module torch cannot capture runs eagerly (logged once).
+pipeline replays its graphs around it; the traced module itself is captured with
+``torch.cuda.graph`` per (input buffer, output buffer, batch), reading the pipeline's input
+binding and writing its output binding, and replayed on fastdet's stream. If torch refuses a
+capture, the module runs without a graph (logged once).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import logging
 import threading
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -59,17 +67,20 @@ def unavailable_reason() -> str | None:
 
 
 @contextlib.contextmanager
-def _quiet_converter():
+def _quiet():
     """onnx2pytorch warns at conversion about Resize attributes torch has no equivalent for
-    (irrelevant to the nearest-neighbour upsampling of YOLO necks) and its Slice op triggers a
-    torch indexing deprecation warning on every call: neither is the user's to act on."""
+    (irrelevant to the nearest-neighbour upsampling of YOLO necks), its Slice op triggers a
+    torch indexing deprecation warning on every call, and tracing warns about the Python
+    values it freezes (what it is used for here): none is the user's to act on."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"onnx2pytorch(\.|$)")
+        warnings.filterwarnings("ignore", module=r"torch\.jit(\.|$)")
+        warnings.filterwarnings("ignore", category=Warning, message=r".*[Tt]race.*")
         yield
 
 
 def convert(path: Path) -> Any:
-    """The ONNX file at ``path`` as a ``torch.nn.Module`` in eval mode (on the CPU)."""
+    """The ONNX file at ``path`` as a ``torch.nn.Module`` in eval mode (on the CPU), no grads."""
     import onnx
     from onnx2pytorch import ConvertModel
 
@@ -78,11 +89,86 @@ def convert(path: Path) -> Any:
     except Exception as e:  # onnx raises DecodeError and friends for damaged files
         raise ModelError(f"{path.name}: onnx cannot read it: {e}") from None
     try:
-        with _quiet_converter():
+        with _quiet():
             module = ConvertModel(model, experimental=True)
     except Exception as e:  # an operator onnx2pytorch has no converter for, say
         raise ModelError(f"{path.name}: onnx2pytorch cannot convert it: {type(e).__name__}: {e}") from None
+    for p in module.parameters():
+        p.requires_grad_(False)
     return module.eval()
+
+
+class Forward:
+    """The module's forward for one device and precision, traced per batch size.
+
+    ``self(x)`` takes float32 (fp32) or float16 (fp16) ``[B, 3, H, W]`` on the device and returns
+    the raw head output (float32 or float16)."""
+
+    def __init__(self, module: Any, info: ModelInfo, device: Any, precision: str) -> None:
+        import torch
+
+        self._torch = torch
+        self.device = device
+        self.module = module.to(device)
+        if precision == "fp16":
+            self.module = self.module.half()
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.info = info
+        self._traced: dict[int, Callable[[Any], Any]] = {}
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def _eager(self, x: Any) -> Any:
+        torch = self._torch
+        with _quiet(), torch.no_grad():
+            cudnn = torch.backends.cudnn
+            with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                             allow_tf32=False):
+                y = self.module(x)
+        return y[0] if isinstance(y, (list, tuple)) else y
+
+    def _trace(self, batch: int) -> Callable[[Any], Any]:
+        torch = self._torch
+        h, w = self.info.input_hw
+        gen = torch.Generator(device=self.device).manual_seed(batch)
+        example = torch.rand((batch, 3, h, w), generator=gen, device=self.device).to(self.dtype)
+        probe = torch.rand((batch, 3, h, w), generator=gen, device=self.device).to(self.dtype)
+        try:
+            with _quiet(), torch.no_grad():
+                cudnn = torch.backends.cudnn
+                # allow_tf32 is recorded into each traced convolution: trace with it off.
+                with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+                                 deterministic=cudnn.deterministic, allow_tf32=False):
+                    traced = torch.jit.trace(self._eager, example, check_trace=False)
+                fold = getattr(torch._C, "_jit_pass_constant_propagation", None)
+                if fold is not None:
+                    fold(traced.graph)
+                got, want = traced(probe), self._eager(probe)
+            tol = 1e-2 if self.dtype == torch.float16 else 1e-4
+            if got.shape != want.shape or not torch.allclose(got.float(), want.float(), rtol=tol, atol=tol * 10):
+                raise ValueError("the trace's output differs from the module's on a random input")
+            return traced
+        except Exception as e:  # untraceable or value-dependent module: run it as converted
+            if not self._warned:
+                self._warned = True
+                log.warning("%s: cannot trace the converted module (%s: %s); running it untraced (slower, "
+                            "no CUDA graph)", self.info.path.name, type(e).__name__, e)
+            return self._eager
+
+    def for_batch(self, batch: int) -> Callable[[Any], Any]:
+        fn = self._traced.get(batch)
+        if fn is None:
+            with self._lock:
+                fn = self._traced.get(batch)
+                if fn is None:
+                    fn = self._traced[batch] = self._trace(batch)
+        return fn
+
+    def traced(self, batch: int) -> bool:
+        return self.for_batch(batch) is not self._eager
+
+    def __call__(self, x: Any) -> Any:
+        return self.for_batch(int(x.shape[0]))(x)
 
 
 class _DeviceView:
@@ -105,7 +191,7 @@ class TorchEngine(DeviceEngine):
 
         self._torch = torch
         self.device = torch.device("cuda", device)
-        self.module = module.to(self.device)
+        self.forward = Forward(module, info, self.device, precision)
         self.info = info
         self.precision = precision
         self.input_dtype = np.dtype(np.float16 if precision == "fp16" else np.float32)
@@ -134,28 +220,13 @@ class TorchEngine(DeviceEngine):
         if self._output_tail is None:
             torch = self._torch
             h, w = self.info.input_hw
-            with torch.no_grad(), torch.cuda.device(self.device):
-                y = self._forward(torch.zeros((1, 3, h, w), dtype=torch.float32, device=self.device))
+            with torch.cuda.device(self.device):
+                x = torch.zeros((1, 3, h, w), dtype=self.forward.dtype, device=self.device)
+                y = self.forward(x)
             self._output_tail = tuple(int(d) for d in y.shape[1:])
         return self._output_tail
 
     # -- running -------------------------------------------------------------------------------
-
-    def _forward(self, x: Any) -> Any:
-        torch = self._torch
-        with _quiet_converter():
-            if self.precision == "fp16":
-                # cache_enabled=False: autocast's weight cache must not outlive a graph capture.
-                with torch.autocast("cuda", dtype=torch.float16, cache_enabled=False):
-                    y = self.module(x)
-            else:
-                cudnn = torch.backends.cudnn
-                with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark,
-                                 deterministic=cudnn.deterministic, allow_tf32=False):
-                    y = self.module(x)
-        if isinstance(y, (list, tuple)):
-            y = y[0]
-        return y
 
     def _view(self, ptr: int, shape: tuple[int, ...], dtype: np.dtype) -> Any:
         key = (ptr, shape, dtype.str)
@@ -179,43 +250,45 @@ class TorchEngine(DeviceEngine):
         out_spec = self.output_spec(batch)
         y = self._view(output_ptr, out_spec.shape, out_spec.dtype)
         stream = self._stream(stream_handle)
-        with self._lock, torch.no_grad(), torch.cuda.device(self.device), torch.cuda.stream(stream):
-            key = (input_ptr, output_ptr, batch)
-            graph = self._graphs.get(key)
-            if graph is None and self.use_graphs and not self._capture_failed:
-                graph = self._capture(x, y, stream, key)
-            if graph is not None:
-                graph.replay()
-                return
-            result = self._forward(x)
-            self._check_shape(result, y)
-            y.copy_(result)
+        with self._lock, torch.no_grad(), torch.cuda.device(self.device):
+            fn = self.forward.for_batch(batch)  # traces on first use, outside fastdet's stream
+            with torch.cuda.stream(stream):
+                key = (input_ptr, output_ptr, batch)
+                graph = self._graphs.get(key)
+                if graph is None and self.use_graphs and not self._capture_failed and self.forward.traced(batch):
+                    graph = self._capture(fn, x, y, stream, key)
+                if graph is not None:
+                    graph.replay()
+                    return
+                result = fn(x)
+                self._check_shape(result, y)
+                y.copy_(result)
 
     def _check_shape(self, result: Any, y: Any) -> None:
         if tuple(result.shape) != tuple(y.shape):
             raise ModelError(f"{self.info.path.name}: the converted module returned shape {tuple(result.shape)}, "
                              f"expected {tuple(y.shape)}")
 
-    def _capture(self, x: Any, y: Any, stream: Any, key: tuple[int, int, int]) -> Any:
-        """Records module(x) -> y as a torch CUDA graph; None (and eager from then on) where torch refuses."""
+    def _capture(self, fn: Callable[[Any], Any], x: Any, y: Any, stream: Any, key: tuple[int, int, int]) -> Any:
+        """Records fn(x) -> y as a torch CUDA graph; None (and no graphs from then on) where torch refuses."""
         torch = self._torch
         side = torch.cuda.Stream(device=self.device)
         side.wait_stream(stream)  # the letterbox that filled x was enqueued on `stream`
         try:
             with torch.cuda.stream(side):
                 for _ in range(2):  # warm-up outside capture: cuDNN picks algorithms, lazy init runs
-                    result = self._forward(x)
+                    result = fn(x)
                 self._check_shape(result, y)
             stream.wait_stream(side)
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
-                y.copy_(self._forward(x))
+                y.copy_(fn(x))
         except ModelError:
             raise
         except Exception as e:  # capture refused (a host sync in the module, an unsupported op)
             self._capture_failed = True
-            log.warning("%s: torch cannot capture the module in a CUDA graph (%s: %s); running it eagerly",
-                        self.info.path.name, type(e).__name__, e)
+            log.warning("%s: torch cannot capture the module in a CUDA graph (%s: %s); running it without one",
+                        self.info.path.name, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
             torch.cuda.synchronize(self.device)
             return None
         if len(self._graphs) >= MAX_GRAPHS:
@@ -261,8 +334,9 @@ class Torch(Backend):
         self.engine: TorchEngine | None = None
         if self.device.type == "cuda":
             self.engine = TorchEngine(module, self.info, self.device.index, precision, use_graphs)
-            module = self.engine.module
-        self.module = module
+            self.forward = self.engine.forward
+        else:
+            self.forward = Forward(module, self.info, self.device, precision)
         self.precision = precision
         self._inputs: dict[int, tuple[np.ndarray, Any]] = {}
 
@@ -280,13 +354,8 @@ class Torch(Backend):
         self.input_buffer(batch)
         host = self._inputs[batch][1]
         with torch.no_grad():
-            x = host.to(self.device, non_blocking=True)
-            if self.engine is not None:
-                with torch.cuda.device(self.device):
-                    y = self.engine._forward(x)
-            else:
-                with _quiet_converter():
-                    y = self.module(x)
-                y = y[0] if isinstance(y, (list, tuple)) else y
-            out = y.float().cpu().numpy()
-        return out
+            x = host.to(self.device, non_blocking=True).to(self.forward.dtype)
+            ctx = torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()
+            with ctx:
+                y = self.forward(x)
+            return y.float().cpu().numpy()
