@@ -365,7 +365,7 @@ def bench_real_model(path: str, iters: int) -> dict:
         row = {"host_frame": host, "device_frame": device, "detections": len(det.detect(dev)),
                "module_graph": bool(graphs)}
         if graphs:
-            g = graphs[-1]
+            g = graphs[-1][0]
             s = torch.cuda.Stream()
             with torch.cuda.stream(s):
                 times = []

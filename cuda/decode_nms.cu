@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <string>
 
-#include <cub/device/device_segmented_radix_sort.cuh>
-
 #include "error.hpp"
 #include "fastdet/anchor.hpp"
 #include "fastdet/box.hpp"
@@ -81,13 +79,41 @@ __global__ void candidates_kernel(const float* __restrict__ output, HeadSpec hea
   classes[base + n] = c;
 }
 
-// Segments for the device-wide sort: only images with more than kSmallSort candidates;
-// the others get an empty segment and are sorted inside the NMS block.
-__global__ void segments_kernel(const int* counts, int batch, int N, int* begin, int* end) {
-  for (int b = threadIdx.x; b < batch; b += blockDim.x) {
-    begin[b] = b * N;
-    end[b] = counts[b] > kSmallSort ? b * N + counts[b] : b * N;
+// Images with more than kSmallSort candidates: each thread takes one key and counts the keys
+// below it (keys are unique, so the counts are a permutation), reading them in tiles through
+// shared memory; blocks of images with fewer candidates exit at once (those sort inside the NMS
+// block). One launch, no workspace, and the work spreads over count / kRankThreads blocks,
+// where a segmented radix sort gives each image a single block: 8400 keys sorted in one block
+// took 81 us on an H200.
+constexpr int kRankThreads = 128;
+constexpr int kRankTile = 2048;
+
+__global__ void __launch_bounds__(kRankThreads)
+    large_sort_kernel(const int* __restrict__ counts, int num_anchors, const Key* __restrict__ keys_in,
+                      Key* __restrict__ keys_sorted) {
+  __shared__ Key tile[kRankTile];
+  const int b = blockIdx.y;
+  const int count = counts[b];
+  const int first = blockIdx.x * kRankThreads;
+  if (count <= kSmallSort || first >= count) return;  // uniform per block
+  const long long base = static_cast<long long>(b) * num_anchors;
+  const int i = first + threadIdx.x;
+  const Key mine = i < count ? keys_in[base + i] : ~Key{0};
+  int r0 = 0, r1 = 0, r2 = 0, r3 = 0;  // independent sums keep the compares in flight
+  for (int t0 = 0; t0 < count; t0 += kRankTile) {
+    const int n = min(kRankTile, count - t0);
+    __syncthreads();  // the previous tile is no longer read
+    for (int j = threadIdx.x; j < n; j += kRankThreads) tile[j] = keys_in[base + t0 + j];
+    for (int j = n + threadIdx.x; j < ((n + 3) & ~3); j += kRankThreads) tile[j] = ~Key{0};  // pad: never below
+    __syncthreads();
+    for (int j = 0; j < n; j += 4) {
+      r0 += tile[j] < mine;
+      r1 += tile[j + 1] < mine;
+      r2 += tile[j + 2] < mine;
+      r3 += tile[j + 3] < mine;
+    }
   }
+  if (i < count) keys_sorted[base + r0 + r1 + r2 + r3] = mine;
 }
 
 struct NmsParams {
@@ -335,8 +361,7 @@ std::size_t align_up(std::size_t v) { return (v + 255) & ~std::size_t{255}; }
 
 // Byte offsets of the workspace regions for one problem size.
 struct Layout {
-  std::size_t converted, counts, begin, end, keys_in, keys_sorted, boxes, classes, kept_box, kept_score,
-      kept_cls, sort_temp, sort_temp_bytes, total;
+  std::size_t converted, counts, keys_in, keys_sorted, boxes, classes, kept_box, kept_score, kept_cls, total;
 
   Layout(int batch, const HeadSpec& h, const DecodeOptions& o, DType dtype) {
     const std::size_t items = static_cast<std::size_t>(batch) * h.num_anchors;
@@ -349,8 +374,6 @@ struct Layout {
     };
     converted = take(dtype == DType::Float16 ? static_cast<std::size_t>(batch) * h.image_stride() * sizeof(float) : 0);
     counts = take(batch * sizeof(int));
-    begin = take(batch * sizeof(int));
-    end = take(batch * sizeof(int));
     keys_in = take(items * sizeof(Key));
     keys_sorted = take(items * sizeof(Key));
     boxes = take(items * sizeof(float4));
@@ -358,21 +381,12 @@ struct Layout {
     kept_box = take(kept * sizeof(float4));
     kept_score = take(kept * sizeof(float));
     kept_cls = take(kept * sizeof(int));
-    sort_temp_bytes = 0;
-    if (items > 0) {
-      const int bits = anchor_bits_for(h.num_anchors);
-      FASTDET_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(
-          nullptr, sort_temp_bytes, static_cast<const Key*>(nullptr), static_cast<Key*>(nullptr),
-          static_cast<int>(items), batch, static_cast<const int*>(nullptr), static_cast<const int*>(nullptr), 0,
-          32 + bits));
-    }
-    sort_temp = take(sort_temp_bytes);
     total = at;
   }
 };
 
 // Problem-size limits, checked before anything is sized from them: keys address anchors in
-// 32-bit ints, and cub's segmented sort takes an int item count.
+// 32-bit ints.
 void check_size(int batch, const HeadSpec& h, const DecodeOptions& o) {
   if (batch < 1 || batch > 65535)
     throw InvalidArgument("batch: expected 1 to 65535 images, got " + std::to_string(batch));
@@ -433,15 +447,9 @@ void DecodeNms::enqueue(const DecodeNmsArgs& a, cudaStream_t stream) {
         output, h, a.options.conf, a.class_mask, bits, counts, keys_in, boxes, classes);
     FASTDET_CUDA_CHECK_LAUNCH("candidates_kernel");
 
-    int* begin = reinterpret_cast<int*>(ws + L.begin);
-    int* end = reinterpret_cast<int*>(ws + L.end);
-    segments_kernel<<<1, 256, 0, stream>>>(counts, a.batch, N, begin, end);
-    FASTDET_CUDA_CHECK_LAUNCH("segments_kernel");
-    std::size_t temp_bytes = L.sort_temp_bytes;
-    FASTDET_CUDA_CHECK(cub::DeviceSegmentedRadixSort::SortKeys(ws + L.sort_temp, temp_bytes, keys_in, keys_sorted,
-                                                               a.batch * N, a.batch, static_cast<const int*>(begin),
-                                                               static_cast<const int*>(end), 0, 32 + bits,
-                                                               stream));
+    large_sort_kernel<<<dim3((N + kRankThreads - 1) / kRankThreads, a.batch), kRankThreads, 0, stream>>>(
+        counts, N, keys_in, keys_sorted);
+    FASTDET_CUDA_CHECK_LAUNCH("large_sort_kernel");
   }
   NmsParams p;
   p.num_anchors = N;

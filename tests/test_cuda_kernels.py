@@ -574,3 +574,18 @@ def test_pipeline_set_options_while_running_does_not_deadlock(cp):
     worker.join(10)
     assert not worker.is_alive() and len(done) == 1
     assert pipe.use_graphs is False
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("cap", [30000, 2500, 1000])
+def test_decode_batch_mixing_large_and_small_candidate_sets(cp, cap):
+    """Images above and below the in-block sort limit (2048 candidates) in one batch: the large
+    ones are sorted by the multi-block rank sort, the others inside the NMS block."""
+    rng = np.random.default_rng(14)
+    n, nc = 8400, 80
+    hot = (8400, 150, 3000, 2049, 0, 2048)
+    out = np.stack([random_output("yolov8", n, nc, rng, hot=h) for h in hot])
+    out[0, 4 + 3, :] = rng.uniform(0.3, 1.0, n)  # every anchor a candidate
+    cpu = assert_decode_matches(cp, out, head_for("yolov8", n, nc), geometries(len(hot), rng=rng),
+                                opts(max_candidates=cap))
+    assert cpu[0][3].candidates == n and max(r[3].candidates for r in cpu[1:]) > 2048
