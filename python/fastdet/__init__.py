@@ -12,7 +12,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from . import _core
 from .detector import Detector, detect
-from .model import ModelError, ModelInfo
+from .errors import (BackendUnavailable, CudaError, EngineError, Error, InputError, InputTypeError, ModelError,
+                     UnsafeCacheError)
+from .model import ModelInfo
 from .preprocess import letterbox
 from .recipes import make_recipe
 from .results import Box, Detections
@@ -33,13 +35,20 @@ def cuda_available() -> bool:
 
 
 __all__ = [
+    "BackendUnavailable",
     "Box",
+    "CudaError",
     "Detections",
     "Detector",
+    "EngineError",
+    "Error",
     "Geometry",
+    "InputError",
+    "InputTypeError",
     "ModelError",
     "ModelInfo",
     "Recipe",
+    "UnsafeCacheError",
     "cuda_available",
     "detect",
     "letterbox",

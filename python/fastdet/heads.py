@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from . import _core
+from .errors import ModelError
 
 FORMATS = {
     "yolov8": _core.HeadFormat.YOLOV8,
@@ -24,7 +25,7 @@ FORMATS = {
 YOLOX_STRIDES = (8, 16, 32)
 
 
-class UnsupportedModelError(ValueError):
+class UnsupportedModelError(ModelError):
     """The model's outputs match no head format fastdet can decode."""
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import _core, heads, recipes
+from .errors import ModelError
 
 log = logging.getLogger("fastdet")
 
@@ -17,10 +18,6 @@ HOW_TO_GET_A_MODEL = (
     "pass model='path/to/model.onnx' or set FASTDET_MODEL. To get an ONNX detector, export one, e.g. "
     "`pip install ultralytics && yolo export model=yolo11n.pt format=onnx` (writes yolo11n.onnx)."
 )
-
-
-class ModelError(ValueError):
-    """An ONNX file fastdet cannot use: missing, corrupt, or not a detector it can decode."""
 
 
 @dataclass

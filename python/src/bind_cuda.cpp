@@ -379,6 +379,15 @@ void cuda_decode_nms(std::uintptr_t output, int batch, const HeadSpec& head, con
 }  // namespace
 
 void bind_cuda(py::module_& m) {
+  // CUDA runtime errors -> fastdet.CudaError (a RuntimeError), message naming the call.
+  static PyObject* cuda_error = py::object(py::module_::import("fastdet.errors").attr("CudaError")).release().ptr();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const fastdet::cuda::CudaError& e) {
+      PyErr_SetString(cuda_error, e.what());
+    }
+  });
   m.def("cuda_available", [] { return fastdet::cuda::device_count() > 0; },
         "True when this CUDA build finds a usable GPU at run time.");
   m.def("cuda_device_count", &fastdet::cuda::device_count);

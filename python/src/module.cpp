@@ -13,15 +13,33 @@ void bind_decode(py::module_& m);
 void bind_cuda(py::module_& m);
 #endif
 
+namespace {
+
+// fastdet.errors' classes, looked up once while the module loads (that module imports nothing
+// of fastdet, so importing it from here cannot cycle). Kept alive for the process's life.
+PyObject* input_error = nullptr;
+PyObject* input_type_error = nullptr;
+
+PyObject* error_class(const py::module_& errors, const char* name) {
+  return py::object(errors.attr(name)).release().ptr();
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastdet native core: letterbox, decode + NMS (CPU), and the CUDA pipeline when built with it.";
+  const py::module_ errors = py::module_::import("fastdet.errors");
+  input_error = error_class(errors, "InputError");
+  input_type_error = error_class(errors, "InputTypeError");
+  // InvalidArgument -> fastdet.InputError (a ValueError), TypeMismatch -> fastdet.InputTypeError
+  // (a TypeError); anything else keeps pybind11's mapping (std::exception -> RuntimeError).
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const fastdet::TypeMismatch& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
+      PyErr_SetString(input_type_error, e.what());
     } catch (const fastdet::InvalidArgument& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
+      PyErr_SetString(input_error, e.what());
     }
   });
   bind_types(m);

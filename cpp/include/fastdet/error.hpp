@@ -1,5 +1,6 @@
-// Exceptions thrown by the core. The binding layer maps them to Python:
-// InvalidArgument -> ValueError, TypeMismatch -> TypeError, everything else -> RuntimeError.
+// Exceptions thrown by the core. The binding layer maps them to Python: InvalidArgument ->
+// fastdet.InputError (a ValueError), TypeMismatch -> fastdet.InputTypeError (a TypeError), CUDA
+// errors -> fastdet.CudaError, everything else -> RuntimeError.
 #pragma once
 
 #include <stdexcept>

@@ -6,11 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ..errors import BackendUnavailable
 from ..model import ModelInfo
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend cannot run here (package missing, no GPU, ...); the message says why."""
 
 
 class Backend(ABC):
