@@ -9,6 +9,7 @@
 #include "fastdet/anchor.hpp"
 #include "fastdet/box.hpp"
 #include "fastdet/error.hpp"
+#include "fastdet/validate.hpp"
 
 // This file is compiled with --fmad=false so box and IoU arithmetic rounds exactly as the
 // CPU core's does: the same kept sets, bit-identical boxes (except YOLOX's expf, a few ulp).
@@ -20,6 +21,7 @@ using Key = unsigned long long;
 
 constexpr int kThreads = 256;                 // NMS block; also the candidates handled per step
 constexpr int kWarps = kThreads / 32;
+constexpr long long kMaxDeviceRows = 1LL << 24;  // batch * max_det bound, documented in the README
 constexpr int kSmallSort = 2048;              // images with at most this many candidates sort in the NMS block
 constexpr int kSortPerThread = kSmallSort / kThreads;
 // Kept boxes live in shared memory (in the sort buffer, free once the keys are sorted) when
@@ -61,7 +63,7 @@ __global__ void half_to_float_kernel(const __half* __restrict__ in, float* __res
 // the box and class are stored at the anchor's slot for the NMS step.
 __global__ void candidates_kernel(const float* __restrict__ output, HeadSpec head, float conf,
                                   const std::uint8_t* __restrict__ class_mask, int anchor_bits, int* counts,
-                                  Key* keys, float4* boxes, int* classes) {
+                                  int* invalid, Key* keys, float4* boxes, int* classes) {
   const int b = blockIdx.y;
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
   const int N = head.num_anchors;
@@ -70,8 +72,12 @@ __global__ void candidates_kernel(const float* __restrict__ output, HeadSpec hea
   int c = 0;
   const float score = anchor_score(head, img, n, conf, &c);
   if (!(score > conf)) return;
-  if (class_mask && (c < 0 || c >= head.num_classes || !class_mask[c])) return;
   const Box box = anchor_box(head, img, n);
+  if (!plausible_row(box, score, c, head.num_classes)) {  // as the CPU decoder: dropped and counted
+    atomicAdd(invalid + b, 1);
+    return;
+  }
+  if (class_mask && (c < 0 || c >= head.num_classes || !class_mask[c])) return;
   const long long base = static_cast<long long>(b) * N;
   const int slot = atomicAdd(counts + b, 1);
   keys[base + slot] = make_key(score, n, anchor_bits);
@@ -145,7 +151,8 @@ struct NmsStep {
 // survivors of the step are tested against each other in parallel (a bit matrix), and one
 // thread resolves the step in score order. Kept boxes are mapped back and written.
 __global__ void __launch_bounds__(kThreads)
-    nms_kernel(NmsParams p, const int* __restrict__ counts, const Key* keys_in, Key* keys_sorted,
+    nms_kernel(NmsParams p, const int* __restrict__ counts, const int* __restrict__ invalid, const Key* keys_in,
+               Key* keys_sorted,
                const float4* __restrict__ boxes, const int* __restrict__ classes, const Geometry* __restrict__ geometries,
                float4* kept_box, float* kept_score, int* kept_cls, float* detections, int* stats) {
   __shared__ __align__(16) Key s_keys[kSmallSort];  // 16-byte aligned: reused for float4 kept boxes
@@ -347,7 +354,7 @@ __global__ void __launch_bounds__(kThreads)
     st[0] = count;
     st[1] = count - considered;
     st[2] = kept;
-    st[3] = 0;
+    st[3] = invalid[b];
   }
 }
 
@@ -373,7 +380,7 @@ struct Layout {
       return here;
     };
     converted = take(dtype == DType::Float16 ? static_cast<std::size_t>(batch) * h.image_stride() * sizeof(float) : 0);
-    counts = take(batch * sizeof(int));
+    counts = take(2 * batch * sizeof(int));  // candidates per image, then invalid rows per image
     keys_in = take(items * sizeof(Key));
     keys_sorted = take(items * sizeof(Key));
     boxes = take(items * sizeof(float4));
@@ -387,21 +394,24 @@ struct Layout {
 
 // Problem-size limits, checked before anything is sized from them: keys address anchors in
 // 32-bit ints.
-void check_size(int batch, const HeadSpec& h, const DecodeOptions& o) {
+void check_problem(int batch, const HeadSpec& h, const DecodeOptions& o) {
+  check_head_spec(h);
   if (batch < 1 || batch > 65535)
     throw InvalidArgument("batch: expected 1 to 65535 images, got " + std::to_string(batch));
   if (h.num_anchors < 0) throw InvalidArgument("head.num_anchors: expected >= 0, got " + std::to_string(h.num_anchors));
   if (static_cast<long long>(batch) * h.num_anchors >= (1LL << 31))
     throw InvalidArgument("batch * num_anchors: expected below 2^31, got " +
                           std::to_string(static_cast<long long>(batch) * h.num_anchors));
-  if (o.max_det < 1) throw InvalidArgument("max_det: expected >= 1, got " + std::to_string(o.max_det));
-  if (static_cast<long long>(batch) * o.max_det >= (1LL << 31))
-    throw InvalidArgument("batch * max_det: expected below 2^31, got " +
+  check_max_det(o.max_det);
+  // Result rows live on the device (and are baked into captured graphs): bound batch * max_det
+  // so one call cannot reserve gigabytes (48 bytes of workspace and result per row).
+  if (static_cast<long long>(batch) * o.max_det > kMaxDeviceRows)
+    throw InvalidArgument("batch * max_det: expected at most " + std::to_string(kMaxDeviceRows) + " rows, got " +
                           std::to_string(static_cast<long long>(batch) * o.max_det));
 }
 
 void validate(const DecodeNmsArgs& a) {
-  check_size(a.batch, a.head, a.options);
+  check_problem(a.batch, a.head, a.options);
   if (!a.output || !a.geometries || !a.detections || !a.stats)
     throw InvalidArgument("decode_nms: output, geometries, detections and stats must be device pointers, got null");
 }
@@ -409,12 +419,12 @@ void validate(const DecodeNmsArgs& a) {
 }  // namespace
 
 bool DecodeNms::reserve(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) {
-  check_size(batch, head, options);
+  check_problem(batch, head, options);
   return workspace_.reserve(Layout(batch, head, options, dtype).total);
 }
 
 bool DecodeNms::fits(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) const {
-  check_size(batch, head, options);
+  check_problem(batch, head, options);
   return workspace_.data() && Layout(batch, head, options, dtype).total <= workspace_.capacity();
 }
 
@@ -432,7 +442,8 @@ void DecodeNms::enqueue(const DecodeNmsArgs& a, cudaStream_t stream) {
   const int N = h.num_anchors;
   const int bits = anchor_bits_for(N);
 
-  FASTDET_CUDA_CHECK(cudaMemsetAsync(counts, 0, a.batch * sizeof(int), stream));
+  int* invalid = counts + a.batch;
+  FASTDET_CUDA_CHECK(cudaMemsetAsync(counts, 0, 2 * a.batch * sizeof(int), stream));
   if (N > 0) {
     const float* output = static_cast<const float*>(a.output);
     if (a.dtype == DType::Float16) {
@@ -444,7 +455,7 @@ void DecodeNms::enqueue(const DecodeNmsArgs& a, cudaStream_t stream) {
       output = converted;
     }
     candidates_kernel<<<dim3((N + 255) / 256, a.batch), 256, 0, stream>>>(
-        output, h, a.options.conf, a.class_mask, bits, counts, keys_in, boxes, classes);
+        output, h, a.options.conf, a.class_mask, bits, counts, invalid, keys_in, boxes, classes);
     FASTDET_CUDA_CHECK_LAUNCH("candidates_kernel");
 
     large_sort_kernel<<<dim3((N + kRankThreads - 1) / kRankThreads, a.batch), kRankThreads, 0, stream>>>(
@@ -459,7 +470,7 @@ void DecodeNms::enqueue(const DecodeNmsArgs& a, cudaStream_t stream) {
   p.iou = a.options.iou;
   p.agnostic = a.options.agnostic;
   p.end_to_end = h.format == HeadFormat::EndToEnd;
-  nms_kernel<<<a.batch, kThreads, 0, stream>>>(p, counts, keys_in, keys_sorted, boxes, classes, a.geometries,
+  nms_kernel<<<a.batch, kThreads, 0, stream>>>(p, counts, invalid, keys_in, keys_sorted, boxes, classes, a.geometries,
                                                reinterpret_cast<float4*>(ws + L.kept_box),
                                                reinterpret_cast<float*>(ws + L.kept_score),
                                                reinterpret_cast<int*>(ws + L.kept_cls), a.detections, a.stats);

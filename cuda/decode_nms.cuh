@@ -16,7 +16,7 @@
 
 namespace fastdet::cuda {
 
-// Per-image stats row of the result: candidates, dropped, kept, (unused).
+// Per-image stats row of the result: candidates, dropped, kept, invalid.
 constexpr int kStatsPerImage = 4;
 // Floats per detection row: x1, y1, x2, y2 (original-image pixels), score, class id.
 constexpr int kDetectionWidth = 6;
@@ -30,7 +30,7 @@ struct DecodeNmsArgs {
   const Geometry* geometries = nullptr;     // device [batch]
   const std::uint8_t* class_mask = nullptr;  // device [head.num_classes] (1 = keep), or nullptr for all
   float* detections = nullptr;  // device float32[batch, options.max_det, 6]; rows past kept are not written
-  int* stats = nullptr;         // device int32[batch, 4]
+  int* stats = nullptr;         // device int32[batch, 4]: candidates, dropped, kept, invalid
 };
 
 class DecodeNms {

@@ -7,6 +7,7 @@
 #include "error.hpp"
 #include "fastdet/error.hpp"
 #include "fastdet/parallel.hpp"
+#include "fastdet/validate.hpp"
 #include "letterbox.cuh"
 #include "runtime.hpp"
 
@@ -35,7 +36,7 @@ std::size_t results_bytes(int batch, int max_det) {
 }
 
 void check_options(const DecodeOptions& o, const std::vector<int>& classes, const HeadSpec& h) {
-  if (o.max_det < 1) throw InvalidArgument("max_det: expected >= 1, got " + std::to_string(o.max_det));
+  check_decode_options(o);
   const int nc = std::max(h.num_classes, 1);
   for (int c : classes)
     if (c < 0 || c >= nc)
@@ -44,13 +45,9 @@ void check_options(const DecodeOptions& o, const std::vector<int>& classes, cons
 
 const PipelineConfig& checked(const PipelineConfig& c) {
   require_device(c.device);
-  if (c.input_h < 1 || c.input_w < 1)
-    throw InvalidArgument("input size: expected positive height and width, got " + std::to_string(c.input_h) + "x" +
-                          std::to_string(c.input_w));
-  if (c.head.num_anchors < 0)
-    throw InvalidArgument("head.num_anchors: expected >= 0, got " + std::to_string(c.head.num_anchors));
-  if (c.head.num_classes < 1 && c.head.format != HeadFormat::EndToEnd)
-    throw InvalidArgument("head.num_classes: expected >= 1, got " + std::to_string(c.head.num_classes));
+  check_size(c.input_h, c.input_w, "input size");
+  check_head_spec(c.head);
+  check_recipe(c.recipe);
   check_options(c.options, c.classes, c.head);
   return c;
 }
@@ -63,16 +60,7 @@ void check_frames(const std::vector<FrameView>& frames, bool on_device, int devi
   for (std::size_t i = 0; i < frames.size(); ++i) {
     const FrameView& f = frames[i];
     const std::string name = "frames[" + std::to_string(i) + "]";
-    if (!f.data) throw InvalidArgument(name + ": null data pointer");
-    if (f.channels != 3 && f.channels != 4)
-      throw InvalidArgument(name + ": expected 3 (BGR/RGB) or 4 (BGRA/RGBA) channels, got " +
-                            std::to_string(f.channels));
-    if (f.height < 1 || f.width < 1 || f.height > (1 << 16) || f.width > (1 << 16))
-      throw InvalidArgument(name + ": expected 1 to 65536 pixels per side, got " + std::to_string(f.height) + "x" +
-                            std::to_string(f.width));
-    if (f.row_stride < static_cast<std::ptrdiff_t>(f.width) * f.channels)
-      throw InvalidArgument(name + ": expected a row stride of at least width * channels bytes (" +
-                            std::to_string(f.width * f.channels) + "), got " + std::to_string(f.row_stride));
+    check_frame(f, name);
     if (on_device) {
       cudaPointerAttributes attr{};
       const cudaError_t err = cudaPointerGetAttributes(&attr, f.data);

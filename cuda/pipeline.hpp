@@ -40,7 +40,7 @@ struct PipelineResult {
   int batch = 0;
   int max_det = 0;
   const float* detections = nullptr;  // float32[batch, max_det, 6]: x1 y1 x2 y2 score class; rows < kept valid
-  const int* stats = nullptr;         // int32[batch, 4]: candidates, dropped, kept, 0
+  const int* stats = nullptr;         // int32[batch, 4]: candidates, dropped, kept, invalid
   std::vector<Geometry> geometries;   // one per frame
 };
 

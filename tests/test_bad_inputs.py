@@ -20,18 +20,18 @@ def det(tmp_path_factory):
 @pytest.mark.parametrize(
     "frame,exc,match",
     [
-        (np.zeros((10, 10, 3), np.float32), TypeError, "dtype uint8"),
-        (np.zeros((10, 10, 3), np.int64), TypeError, "dtype uint8"),
-        (np.zeros((10, 10), np.uint8), ValueError, "grayscale"),
-        (np.zeros((2, 10, 10, 3), np.uint8), ValueError, "shape"),
-        (np.zeros((10, 10, 2), np.uint8), ValueError, "3\\] or \\[H, W, 4\\]"),
-        (np.zeros((10, 10, 5), np.uint8), ValueError, "3\\] or \\[H, W, 4\\]"),
-        (np.zeros((0, 10, 3), np.uint8), ValueError, "non-empty"),
-        (np.zeros((10, 0, 3), np.uint8), ValueError, "non-empty"),
-        (np.zeros((10, 10, 3), np.uint8)[:, :, ::-1], ValueError, "ascontiguousarray"),
-        (np.zeros((10, 20, 3), np.uint8)[:, ::2], ValueError, "ascontiguousarray"),
-        ([[1, 2, 3]], TypeError, "numpy uint8 array"),
-        (None, TypeError, "numpy uint8 array"),
+        (np.zeros((10, 10, 3), np.float32), fastdet.InputTypeError, "dtype uint8"),
+        (np.zeros((10, 10, 3), np.int64), fastdet.InputTypeError, "dtype uint8"),
+        (np.zeros((10, 10), np.uint8), fastdet.InputError, "grayscale"),
+        (np.zeros((2, 10, 10, 3), np.uint8), fastdet.InputError, "shape"),
+        (np.zeros((10, 10, 2), np.uint8), fastdet.InputError, "3 \\(BGR/RGB\\) or 4 \\(BGRA/RGBA\\) channels"),
+        (np.zeros((10, 10, 5), np.uint8), fastdet.InputError, "3 \\(BGR/RGB\\) or 4 \\(BGRA/RGBA\\) channels"),
+        (np.zeros((0, 10, 3), np.uint8), fastdet.InputError, "1 to 65536 pixels per side"),
+        (np.zeros((10, 0, 3), np.uint8), fastdet.InputError, "1 to 65536 pixels per side"),
+        (np.zeros((10, 10, 3), np.uint8)[:, :, ::-1], fastdet.InputError, "ascontiguousarray"),
+        (np.zeros((10, 20, 3), np.uint8)[:, ::2], fastdet.InputError, "ascontiguousarray"),
+        ([[1, 2, 3]], fastdet.InputTypeError, "numpy uint8 array"),
+        (None, fastdet.InputTypeError, "numpy uint8 array"),
     ],
 )
 def test_bad_frames(det, frame, exc, match):
@@ -81,10 +81,14 @@ def test_native_decode_rejects_mismatched_outputs():
 
 
 def test_missing_file(det, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(fastdet.InputError, match="no such file"):
         det.detect(tmp_path / "missing.jpg")
-    with pytest.raises(FileNotFoundError, match="model: no such file"):
+    with pytest.raises(fastdet.InputError, match="is a folder"):
+        det.detect(tmp_path)
+    with pytest.raises(fastdet.ModelError, match="model: no such file"):
         fastdet.Detector(tmp_path / "missing.onnx")
+    with pytest.raises(fastdet.ModelError, match="is a folder"):
+        fastdet.Detector(tmp_path)
 
 
 def test_unreadable_image(det, tmp_path):

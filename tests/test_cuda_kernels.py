@@ -149,7 +149,7 @@ def gpu_decode(cp, output, head, geoms, opts, classes=None, dtype="float32"):
                           classes=classes, stream=stream_of(cp))
     det, stats = cp.asnumpy(det), cp.asnumpy(stats)
     return [(det[b, :stats[b, 2], :4], det[b, :stats[b, 2], 4], det[b, :stats[b, 2], 5].astype(np.int32),
-             tuple(stats[b, :3])) for b in range(B)]
+             tuple(stats[b, :4])) for b in range(B)]
 
 
 def assert_decode_matches(cp, output, head, geoms, opts, classes=None, dtype="float32", box_rtol=0.0):
@@ -157,7 +157,7 @@ def assert_decode_matches(cp, output, head, geoms, opts, classes=None, dtype="fl
     cpu = _core.decode(ref_in, head, geoms, opts, classes)
     gpu = gpu_decode(cp, output, head, geoms, opts, classes, dtype)
     for b, ((cb, cs, cc, st), (gb, gs, gc, gst)) in enumerate(zip(cpu, gpu)):
-        assert gst == (st.candidates, st.dropped, st.kept), f"image {b}: stats"
+        assert gst == (st.candidates, st.dropped, st.kept, st.invalid), f"image {b}: stats"
         np.testing.assert_array_equal(gc, cc, err_msg=f"image {b}: classes / order")
         np.testing.assert_array_equal(gs, cs, err_msg=f"image {b}: scores / order")
         if box_rtol:
@@ -389,7 +389,7 @@ def check_pipeline_results(results, frames, preset, head, rec, cp):
         geoms.append(g)
     cpu = _core.decode(preset.astype(np.float32), head, geoms, opts())
     for (cb, cs, cc, st), (gb, gs, gc, gst, _) in zip(cpu, results):
-        assert (gst.candidates, gst.dropped, gst.kept) == (st.candidates, st.dropped, st.kept)
+        assert (gst.candidates, gst.dropped, gst.kept, gst.invalid) == (st.candidates, st.dropped, st.kept, st.invalid)
         np.testing.assert_array_equal(gc, cc)
         np.testing.assert_array_equal(gs, cs)
         np.testing.assert_array_equal(gb, cb)
@@ -589,3 +589,25 @@ def test_decode_batch_mixing_large_and_small_candidate_sets(cp, cap):
     cpu = assert_decode_matches(cp, out, head_for("yolov8", n, nc), geometries(len(hot), rng=rng),
                                 opts(max_candidates=cap))
     assert cpu[0][3].candidates == n and max(r[3].candidates for r in cpu[1:]) > 2048
+
+
+@pytest.mark.gpu
+def test_decode_drops_malformed_rows_as_the_cpu_does(cp):
+    """NaN/inf coordinates, inverted boxes, infinite scores and end-to-end class ids out of range:
+    dropped and counted identically on both paths (the rule lives in the shared anchor header)."""
+    rng = np.random.default_rng(15)
+    n, nc = 8400, 80
+    out = random_output("yolov8", n, nc, rng, hot=400)[None].copy()
+    hot = np.flatnonzero(out[0, 4:].max(0) > 0.25)
+    out[0, 0, hot[:40]] = np.nan
+    out[0, 2, hot[40:80]] = -out[0, 2, hot[40:80]]
+    out[0, 3, hot[80:90]] = np.inf
+    out[0, 4, hot[90:95]] = np.inf
+    cpu = assert_decode_matches(cp, out, head_for("yolov8", n, nc), geometries(1, rng=rng), opts())
+    assert cpu[0][3].invalid >= 90
+    e2e = random_output("end2end", 300, nc, rng)[None].copy()
+    e2e[0, :50, 5] = np.nan
+    e2e[0, 50:60, 5] = 1e10
+    e2e[0, 60:70, 5] = -3
+    cpu = assert_decode_matches(cp, e2e, head_for("end2end", 300, nc), geometries(1, rng=rng), opts(conf=0.0))
+    assert cpu[0][3].invalid == 70

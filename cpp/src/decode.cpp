@@ -64,7 +64,7 @@ int yolov8_best_class(const float* img, const HeadSpec& h, int n, float best) {
 }
 
 int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions& o,
-                       const std::uint8_t* allowed, Workspace& ws) {
+                       const std::uint8_t* allowed, Workspace& ws, int* invalid) {
   const int N = h.num_anchors;
   ws.grow(ws.score, N);
   ws.grow(ws.cls, N);
@@ -72,10 +72,15 @@ int collect_candidates(const float* img, const HeadSpec& h, const DecodeOptions&
   int count = 0;
   auto accept = [&](int n, float score, int c) {
     if (!(score > o.conf)) return;
+    const Box box = anchor_box(h, img, n);
+    if (!plausible_row(box, score, c, h.num_classes)) {
+      ++*invalid;
+      return;
+    }
     if (allowed && (c < 0 || c >= h.num_classes || !allowed[c])) return;
     ws.score[count] = score;
     ws.cls[count] = c;
-    ws.box[count] = anchor_box(h, img, n);
+    ws.box[count] = box;
     ++count;
   };
   if (h.format == HeadFormat::YoloV8) {
@@ -105,7 +110,7 @@ DecodeStats decode_image_cpu(const float* img, const HeadSpec& head, const Geome
                              Detection* out) {
   Workspace& ws = workspace();
   DecodeStats stats;
-  const int count = collect_candidates(img, head, opts, class_allowed, ws);
+  const int count = collect_candidates(img, head, opts, class_allowed, ws, &stats.invalid);
   stats.candidates = count;
   if (count == 0 || opts.max_det <= 0) return stats;
 
@@ -123,14 +128,17 @@ DecodeStats decode_image_cpu(const float* img, const HeadSpec& head, const Geome
   }
   std::sort(order, order + considered, by_score);
 
-  ws.grow(ws.keep, std::max(1, opts.max_det));
+  // At most `considered` rows can be kept: sizing by max_det would let max_det = 10^7 reserve
+  // hundreds of megabytes per thread for images with a handful of boxes.
+  const int max_keep = std::min(opts.max_det, considered);
+  ws.grow(ws.keep, std::max(1, max_keep));
   int kept;
   if (head.format == HeadFormat::EndToEnd) {
     kept = std::min(considered, opts.max_det);
     std::iota(ws.keep.begin(), ws.keep.begin() + kept, 0);
   } else {
     kept = greedy_nms_sorted(ws.box.data(), ws.cls.data(), order, considered, opts.iou,
-                             opts.agnostic, opts.max_det, ws.keep.data());
+                             opts.agnostic, max_keep, ws.keep.data());
   }
   for (int k = 0; k < kept; ++k) {
     const int i = order[ws.keep[k]];

@@ -66,6 +66,7 @@ class Detector:
         if GpuPath.usable(self._backend, device):
             self._gpu = GpuPath(self._backend, self.info, self.options, self.classes, device, use_graphs)
         self._warned_cap = False
+        self._warned_invalid = False
         self._lock = threading.Lock()
         #: Nanoseconds spent per stage in the last detect() call (CPU path: preprocess, inference,
         #: postprocess; GPU pipeline: pipeline, the whole call).
@@ -140,11 +141,18 @@ class Detector:
             for xyxy, scores, ids, stats, g in self._gpu.run(chunk, rgb):
                 self._note_cap(stats)
                 results.append(Detections(xyxy, scores, ids, self.info.names, (g.src_h, g.src_w),
-                                          stats.candidates, stats.dropped))
+                                          stats.candidates, stats.dropped, stats.invalid))
         self.timings = {"pipeline": time.perf_counter_ns() - t0}
         return results
 
     def _note_cap(self, stats: _core.DecodeStats) -> None:
+        if stats.invalid and not self._warned_invalid:
+            self._warned_invalid = True
+            log.warning(
+                "%s produced %d malformed rows above the threshold (NaN/inf or inverted boxes, class ids out of "
+                "range); they were dropped. Further occurrences are counted in Detections.invalid",
+                self.info.path.name, stats.invalid,
+            )
         if stats.dropped and not self._warned_cap:
             self._warned_cap = True
             log.warning(
@@ -175,7 +183,8 @@ class Detector:
             decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, self.options, self.classes)
             for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
                 self._note_cap(stats)
-                results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped))
+                results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped,
+                                          stats.invalid))
             t3 = time.perf_counter_ns()
             pre += t1 - t0
             infer += t2 - t1

@@ -9,6 +9,9 @@ from typing import Union
 
 import numpy as np
 
+from . import _core
+from .errors import InputError, InputTypeError
+
 FrameLike = Union[np.ndarray, str, os.PathLike]
 
 
@@ -27,17 +30,22 @@ class Frame:
 def read_image(path: str | os.PathLike) -> Frame:
     """Reads an image file with OpenCV (BGR) when installed, else Pillow (RGB)."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"image: {str(p)!r} is a folder, not an image file")
     if not p.is_file():
-        raise FileNotFoundError(f"image: no such file: {str(p)!r}")
+        raise InputError(f"image: no such file: {str(p)!r}")
     try:
         import cv2
     except ImportError:
         cv2 = None
     if cv2 is not None:
-        data = np.fromfile(str(p), dtype=np.uint8)  # works with non-ASCII paths too
+        try:
+            data = np.fromfile(str(p), dtype=np.uint8)  # works with non-ASCII paths too
+        except OSError as e:  # permissions, a file vanishing, an I/O error
+            raise InputError(f"image: cannot read {str(p)!r}: {e.strerror or e}") from None
         img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
         if img is None:
-            raise ValueError(f"image: cannot decode {str(p)!r} (not an image OpenCV can read)")
+            raise InputError(f"image: cannot decode {str(p)!r} (not an image OpenCV can read)")
         return Frame(img, rgb=False)
     try:
         from PIL import Image, UnidentifiedImageError
@@ -47,34 +55,29 @@ def read_image(path: str | os.PathLike) -> Frame:
         with Image.open(p) as im:
             return Frame(np.asarray(im.convert("RGB")), rgb=True)
     except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"image: cannot decode {str(p)!r}: {e}") from None
+        raise InputError(f"image: cannot decode {str(p)!r}: {e}") from None
 
 
 def as_frame(frame: FrameLike, rgb: bool = False) -> Frame:
     """Validates a frame: a path, or a numpy uint8 array [H, W, 3] (BGR, or RGB when ``rgb``)
     or [H, W, 4] (alpha ignored). Any row pitch is accepted (crops); pixels within a row must
-    be packed, else ``ValueError``."""
+    be packed, else ``InputError`` (a ValueError); a wrong type or dtype is ``InputTypeError``."""
     if isinstance(frame, Frame):
         return frame
     if isinstance(frame, (str, os.PathLike)):
         return read_image(frame)
     if not isinstance(frame, np.ndarray):
-        raise TypeError(f"frame: expected a numpy uint8 array [H, W, 3] or an image path, got {type(frame).__name__}")
-    if frame.dtype != np.uint8:
-        raise TypeError(f"frame: expected dtype uint8, got {frame.dtype}")
-    if frame.ndim == 2:
-        raise ValueError(
+        raise InputTypeError(
+            f"frame: expected a numpy uint8 array [H, W, 3] or an image path, got {type(frame).__name__}")
+    if frame.ndim == 2 and frame.dtype == np.uint8:
+        raise InputError(
             f"frame: expected [H, W, 3] (BGR), got a 2-D (grayscale) array of shape {frame.shape};"
             " convert with cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)"
         )
-    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
-        raise ValueError(f"frame: expected shape [H, W, 3] or [H, W, 4], got {frame.shape}")
-    if frame.shape[0] < 1 or frame.shape[1] < 1:
-        raise ValueError(f"frame: expected a non-empty image, got shape {frame.shape}")
-    if frame.strides[2] != 1 or frame.strides[1] != frame.shape[2] or frame.strides[0] < frame.shape[1] * frame.shape[2]:
-        # A silent copy would hide a per-frame cost; crops (any row pitch) are fine as they are.
-        raise ValueError(
-            f"frame: expected packed pixels (strides (row, {frame.shape[2]}, 1)), got strides {frame.strides};"
-            " pass numpy.ascontiguousarray(frame)"
-        )
-    return Frame(frame, rgb=rgb)
+    if not isinstance(rgb, (bool, np.bool_)):
+        raise InputTypeError(f"rgb: expected True or False, got {type(rgb).__name__}")
+    # The one frame check (dtype, shape, channels, size, packed pixels), shared with the native
+    # letterbox and the CUDA pipeline. A silent copy of a non-packed array would hide a per-frame
+    # cost; crops (any row pitch) are fine as they are.
+    _core.check_frame(frame)
+    return Frame(frame, rgb=bool(rgb))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from . import _core
-from .errors import ModelError
+from .errors import InputError, ModelError
 
 FORMATS = {
     "yolov8": _core.HeadFormat.YOLOV8,
@@ -57,7 +57,7 @@ def detect_head(
             " export with a fixed image size"
         )
     if forced is not None and forced not in FORMATS:
-        raise ValueError(f"head: expected one of {sorted(FORMATS)}, got {forced!r}")
+        raise InputError(f"head: expected one of {sorted(FORMATS)}, got {forced!r}")
 
     def spec(fmt: str, nc: int, n: int) -> _core.HeadSpec:
         if nc < 1 and fmt != "end2end":
@@ -67,7 +67,10 @@ def detect_head(
                 f"output shape {tuple(output_shape)} gives {nc} classes as {fmt}, but the model's metadata "
                 f"names {num_classes}: is this a detection model?"
             )
-        return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))
+        try:
+            return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))
+        except InputError as e:  # e.g. a YOLOX head whose anchors do not fit its input's grid
+            raise UnsupportedModelError(f"output shape {tuple(output_shape)} as {fmt}: {e}") from None
 
     if forced is None:
         forced = _guess_format(a, b, h, w, num_classes)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import _core, heads, recipes
-from .errors import ModelError
+from .errors import InputTypeError, ModelError
 
 log = logging.getLogger("fastdet")
 
@@ -75,15 +75,48 @@ def _dim(d: Any) -> int | None:
     return d if isinstance(d, int) and d > 0 else None
 
 
+def _static_dims_positive(path: Path, what: str, shape: list[Any]) -> None:
+    """A declared (integer) dimension of 0 or less is a broken export, not a dynamic one."""
+    if any(isinstance(d, int) and d <= 0 for d in shape):
+        raise ModelError(f"{path.name}: {what} shape {shape} declares a zero or negative size")
+
+
+#: Largest input side fastdet letterboxes into (the native core's limit).
+MAX_INPUT_SIDE = 1 << 16
+
+
+def _imgsz(path: Path, text: str) -> tuple[int, int]:
+    """ultralytics' ``imgsz`` metadata: ``[h, w]`` or one int; positive, at most MAX_INPUT_SIDE."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise ModelError(f"{path.name}: metadata 'imgsz' is not a literal: {text!r}") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value, value)
+    if (not isinstance(value, (list, tuple)) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise ModelError(f"{path.name}: metadata 'imgsz' must be [height, width] or one int, got {text!r}")
+    h, w = value
+    if not (0 < h <= MAX_INPUT_SIDE and 0 < w <= MAX_INPUT_SIDE):
+        raise ModelError(f"{path.name}: metadata 'imgsz' {text!r}: expected 1 to {MAX_INPUT_SIDE} pixels per side")
+    return h, w
+
+
 def check_model_path(model: str | os.PathLike | None) -> Path:
     """Resolves the model argument (or FASTDET_MODEL) to an existing file."""
     if model is None:
         model = os.environ.get("FASTDET_MODEL")
     if not model:
-        raise ValueError("no model given: " + HOW_TO_GET_A_MODEL)
+        raise ModelError("no model given: " + HOW_TO_GET_A_MODEL)
+    if not isinstance(model, (str, os.PathLike)):
+        raise InputTypeError(f"model: expected a path (str or os.PathLike), got {type(model).__name__}")
     p = Path(model).expanduser()
+    if p.is_dir():
+        raise ModelError(f"model: {str(p)!r} is a folder, not a model file; " + HOW_TO_GET_A_MODEL)
     if not p.is_file():
-        raise FileNotFoundError(f"model: no such file: {str(p)!r}; " + HOW_TO_GET_A_MODEL)
+        raise ModelError(f"model: no such file: {str(p)!r}; " + HOW_TO_GET_A_MODEL)
+    if not os.access(p, os.R_OK):
+        raise ModelError(f"model: {str(p)!r} is not readable (permissions)")
     return p
 
 
@@ -107,14 +140,13 @@ def describe_session(
         raise ModelError(f"{path.name}: expected 3 input channels, got input shape {shape}")
     if "float" not in inp.type or "16" in inp.type:
         raise ModelError(f"{path.name}: expected a float32 input, got {inp.type}")
+    _static_dims_positive(path, "input", shape)
     meta = dict(session.get_modelmeta().custom_metadata_map or {})
     ih, iw = _dim(shape[2]), _dim(shape[3])
-    if ih is None or iw is None:
-        imgsz = meta.get("imgsz")
-        try:
-            ih, iw = (int(v) for v in ast.literal_eval(imgsz)) if imgsz else (None, None)
-        except (ValueError, SyntaxError, TypeError):
-            ih, iw = None, None
+    if ih is not None and iw is not None and max(ih, iw) > MAX_INPUT_SIDE:
+        raise ModelError(f"{path.name}: input {ih}x{iw} exceeds {MAX_INPUT_SIDE} pixels per side")
+    if (ih is None or iw is None) and meta.get("imgsz"):
+        ih, iw = _imgsz(path, meta["imgsz"])
     if ih is None or iw is None:
         ih = iw = 640
         log.info("%s: dynamic input size without imgsz metadata, using 640x640", path.name)
@@ -124,6 +156,7 @@ def describe_session(
     out = outputs[0]
     if "float" not in out.type or "16" in out.type:
         raise ModelError(f"{path.name}: expected a float32 output, got {out.type}")
+    _static_dims_positive(path, "output", list(out.shape))
     try:
         spec = heads.detect_head(out.shape, (ih, iw), len(class_names) if class_names else None, head)
     except heads.UnsupportedModelError as e:

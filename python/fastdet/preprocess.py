@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from . import _core, recipes
+from .errors import InputError, InputTypeError
 from .frames import FrameLike, as_frame
 
 
-def _size_hw(size: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(size, int):
-        return size, size
-    if len(size) != 2:
-        raise ValueError(f"size: expected an int or (height, width), got {size!r}")
-    return int(size[0]), int(size[1])
+def _side(v: object) -> int:
+    # numpy integer scalars count as ints; bools and floats do not (640.0 is a typo waiting to happen).
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise InputTypeError(f"size: expected an int or (height, width) of ints, got {type(v).__name__}")
+    return int(v)
+
+
+def _size_hw(size: object) -> tuple[int, int]:
+    if isinstance(size, numbers.Integral) and not isinstance(size, bool):
+        return int(size), int(size)
+    if not isinstance(size, (tuple, list, np.ndarray)) or len(size) != 2:
+        raise InputTypeError(f"size: expected an int or (height, width), got {size!r}")
+    return _side(size[0]), _side(size[1])
 
 
 def letterbox(
@@ -34,12 +44,16 @@ def letterbox(
     """
     h, w = _size_hw(size)
     if h < 1 or w < 1:
-        raise ValueError(f"size: expected positive height and width, got {(h, w)}")
+        raise InputError(f"size: expected positive height and width, got {(h, w)}")
     f = as_frame(frame, rgb=rgb)
     r = recipes.preset(recipe) if isinstance(recipe, str) else recipe
+    if not isinstance(r, _core.Recipe):
+        raise InputTypeError(f"recipe: expected a Recipe or a preset name, got {type(r).__name__}")
     if out is None:
         out = np.empty((3, h, w), dtype=np.float32)
+    elif not isinstance(out, np.ndarray):
+        raise InputTypeError(f"out: expected a numpy float32 array [3, {h}, {w}], got {type(out).__name__}")
     elif out.shape != (3, h, w):
-        raise ValueError(f"out: expected shape {(3, h, w)} for size {(h, w)}, got {out.shape}")
+        raise InputError(f"out: expected shape {(3, h, w)} for size {(h, w)}, got {out.shape}")
     geometry = _core.letterbox_into(f.pixels, out, r, f.rgb)
     return out, geometry

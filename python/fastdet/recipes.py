@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from . import _core
+from .errors import InputError
 
 _PLACEMENTS = {
     "center": _core.Placement.CENTER,
@@ -69,4 +70,4 @@ def preset(name: str) -> _core.Recipe:
     try:
         return PRESETS[name]()
     except KeyError:
-        raise ValueError(f"recipe: expected one of {sorted(PRESETS)} or a Recipe, got {name!r}") from None
+        raise InputError(f"recipe: expected one of {sorted(PRESETS)} or a Recipe, got {name!r}") from None

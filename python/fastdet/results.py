@@ -31,9 +31,11 @@ class Detections:
     image_shape: (height, width) of the original frame.
     candidates / dropped: boxes above the threshold, and how many of them the candidate cap
     kept out of NMS (0 unless the cap was hit).
+    invalid: rows above the threshold the model cannot have meant (NaN/inf or inverted box, class
+    id out of range): dropped, never returned (0 for a healthy model).
     """
 
-    __slots__ = ("xyxy", "scores", "class_ids", "names", "image_shape", "candidates", "dropped")
+    __slots__ = ("xyxy", "scores", "class_ids", "names", "image_shape", "candidates", "dropped", "invalid")
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class Detections:
         image_shape: tuple[int, int],
         candidates: int = 0,
         dropped: int = 0,
+        invalid: int = 0,
     ) -> None:
         self.xyxy = xyxy
         self.scores = scores
@@ -52,6 +55,7 @@ class Detections:
         self.image_shape = image_shape
         self.candidates = candidates
         self.dropped = dropped
+        self.invalid = invalid
 
     def __len__(self) -> int:
         return int(self.scores.shape[0])
@@ -80,6 +84,8 @@ class Detections:
         head = f"Detections({len(self)} boxes in {w}x{h}"
         if self.dropped:
             head += f", {self.dropped} candidates over the cap dropped"
+        if self.invalid:
+            head += f", {self.invalid} malformed rows dropped"
         if not len(self):
             return head + ")"
         rows = [

@@ -21,6 +21,7 @@
 #include "engine.hpp"
 #include "error.hpp"
 #include "fastdet/error.hpp"
+#include "fastdet/validate.hpp"
 #include "letterbox.cuh"
 #include "pipeline.hpp"
 #include "runtime.hpp"
@@ -283,7 +284,7 @@ class PyPipeline {
     for (int b = 0; b < r.batch; ++b) {
       ImageResult& out = (*images)[b];
       const int* st = r.stats + b * kStatsPerImage;
-      out.stats = DecodeStats{st[0], st[1], st[2]};
+      out.stats = DecodeStats{st[0], st[1], st[2], st[3]};
       const float* rows = r.detections + static_cast<std::size_t>(b) * r.max_det * kDetectionWidth;
       out.rows.assign(rows, rows + static_cast<std::size_t>(st[2]) * kDetectionWidth);
       out.geometry = r.geometries[b];
@@ -300,9 +301,8 @@ std::vector<Geometry> cuda_letterbox(const py::sequence& frames, std::uintptr_t 
   const int device = current_device();
   const DType dtype = parse_dtype(out_dtype, "out_dtype");
   if (!out) throw InvalidArgument("out: expected a device pointer, got 0");
-  if (out_h < 1 || out_w < 1)
-    throw InvalidArgument("out size: expected positive height and width, got " + std::to_string(out_h) + "x" +
-                          std::to_string(out_w));
+  check_size(out_h, out_w, "out size");
+  check_recipe(recipe);
   std::vector<cudaStream_t> producers;
   const std::vector<FrameView> views = device_frames(frames, rgb, &producers);
   check_frames(views, true, device);
@@ -413,7 +413,7 @@ Returns one Geometry per frame.)doc");
 output: device pointer (int) to output_dtype[batch, ...] laid out per head.format (float32 or float16);
 geometries: one Geometry per image; detections: device pointer to float32[batch, options.max_det, 6]
 (x1, y1, x2, y2, score, class in original-image pixels; rows past kept are left as they were);
-stats: device pointer to int32[batch, 4] (candidates, dropped, kept, 0); classes: ids to keep or None.)doc");
+stats: device pointer to int32[batch, 4] (candidates, dropped, kept, invalid); classes: ids to keep or None.)doc");
 
   py::class_<CallableEngine, std::shared_ptr<CallableEngine>>(
       c, "CallableEngine",

@@ -4,6 +4,7 @@
 
 #include "array_checks.hpp"
 #include "fastdet/letterbox.hpp"
+#include "fastdet/validate.hpp"
 
 namespace py = pybind11;
 using namespace fastdet;
@@ -17,9 +18,9 @@ FrameView frame_view(const py::array& frame) {
   const auto h = frame.shape(0), w = frame.shape(1), c = frame.shape(2);
   if (c != 3 && c != 4)
     throw InvalidArgument("frame: expected 3 (BGR/RGB) or 4 (BGRA/RGBA) channels, got shape " + shape_str(frame));
-  if (h < 1 || w < 1) throw InvalidArgument("frame: expected a non-empty image, got shape " + shape_str(frame));
-  if (h > (1 << 16) || w > (1 << 16))
-    throw InvalidArgument("frame: expected at most 65536 pixels per side, got shape " + shape_str(frame));
+  if (h < 1 || w < 1 || h > kMaxFrameSide || w > kMaxFrameSide)
+    throw InvalidArgument("frame: expected 1 to " + std::to_string(kMaxFrameSide) + " pixels per side, got shape " +
+                          shape_str(frame));
   // Any row pitch works (crops, padded buffers); pixels within a row must be packed.
   if (frame.strides(2) != 1 || frame.strides(1) != c || frame.strides(0) < w * c)
     throw InvalidArgument("frame: expected rows of packed pixels (strides (row, " + std::to_string(c) +
@@ -30,6 +31,7 @@ FrameView frame_view(const py::array& frame) {
   v.width = static_cast<int>(w);
   v.channels = static_cast<int>(c);
   v.row_stride = frame.strides(0);
+  check_frame(v, "frame");
   return v;
 }
 
@@ -37,16 +39,23 @@ FrameView frame_view(const py::array& frame) {
 
 void bind_letterbox(py::module_& m) {
   m.def(
+      "check_frame", [](const py::array& frame) { frame_view(frame); }, py::arg("frame"),
+      "Raises InputTypeError / InputError when frame is not a uint8[H, W, 3|4] array of packed pixels "
+      "the letterbox takes: the one frame check, shared with letterbox_into and the CUDA pipeline.");
+  m.def(
       "letterbox_into",
       [](const py::array& frame, py::array& out, const Recipe& recipe, bool rgb) {
+        check_recipe(recipe);
         FrameView f = frame_view(frame);
         f.rgb = rgb;
         require_dtype<float>(out, "out", "float32");
         require_ndim(out, "out", 3, "[3, H, W]");
         require_c_contiguous(out, "out");
         require_writeable(out, "out");
-        if (out.shape(0) != 3 || out.shape(1) < 1 || out.shape(2) < 1)
-          throw InvalidArgument("out: expected shape (3, H, W), got " + shape_str(out));
+        if (out.shape(0) != 3 || out.shape(1) < 1 || out.shape(2) < 1 || out.shape(1) > kMaxFrameSide ||
+            out.shape(2) > kMaxFrameSide)
+          throw InvalidArgument("out: expected shape (3, H, W) with 1 to " + std::to_string(kMaxFrameSide) +
+                                " pixels per side, got " + shape_str(out));
         const Geometry g = make_geometry(f.height, f.width, static_cast<int>(out.shape(1)),
                                          static_cast<int>(out.shape(2)), recipe.placement, recipe.scaleup);
         float* dst = static_cast<float*>(out.mutable_data());
@@ -56,7 +65,7 @@ void bind_letterbox(py::module_& m) {
         }
         return g;
       },
-      py::arg("frame"), py::arg("out"), py::arg("recipe"), py::arg("rgb") = false,
+      py::arg("frame"), py::arg("out"), py::arg("recipe"), py::arg("rgb").noconvert() = false,
       R"doc(Letterbox frame (uint8[H, W, 3|4], BGR(A) unless rgb) into out (float32[3, h, w],
 C-contiguous, written in place) following recipe. Returns the Geometry.)doc");
 }

@@ -3,12 +3,14 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cmath>
 #include <sstream>
 
 #include "fastdet/error.hpp"
 #include "fastdet/geometry.hpp"
 #include "fastdet/head.hpp"
 #include "fastdet/recipe.hpp"
+#include "fastdet/validate.hpp"
 
 namespace py = pybind11;
 using namespace fastdet;
@@ -17,10 +19,27 @@ namespace {
 
 std::array<float, 3> get3(const float* v) { return {v[0], v[1], v[2]}; }
 void set3(float* dst, const std::array<float, 3>& v, const char* name, bool positive) {
-  for (float x : v)
+  for (float x : v) {
+    if (!std::isfinite(x)) throw InvalidArgument(std::string(name) + ": expected finite values");
     if (positive && !(x > 0.f))
       throw InvalidArgument(std::string(name) + ": expected positive values, got " + std::to_string(x));
+  }
   for (int i = 0; i < 3; ++i) dst[i] = v[i];
+}
+
+// True/False (or numpy.bool_) only: 2.5, None or "no" as a flag is a mistake, not a truth value.
+bool strict_bool(const py::handle& v, const char* name) {
+  if (py::isinstance<py::bool_>(v)) return v.cast<bool>();
+  const py::handle type = py::type::of(v);
+  const std::string type_name = py::str(type.attr("__name__")).cast<std::string>();
+  const std::string module = py::str(type.attr("__module__")).cast<std::string>();
+  if (module == "numpy" && (type_name == "bool_" || type_name == "bool")) return PyObject_IsTrue(v.ptr()) == 1;
+  throw TypeMismatch(std::string(name) + ": expected True or False, got " + type_name);
+}
+
+float finite_float(float v, const char* name) {
+  if (!std::isfinite(v)) throw InvalidArgument(std::string(name) + ": expected a finite number");
+  return v;
 }
 
 std::string placement_name(Placement p) {
@@ -56,17 +75,33 @@ void bind_types(py::module_& m) {
 
   py::class_<Recipe>(m, "Recipe", "Preprocessing recipe of a model family.")
       .def(py::init<>())
-      .def_readwrite("placement", &Recipe::placement)
-      .def_readwrite("scaleup", &Recipe::scaleup)
-      .def_readwrite("pad_value", &Recipe::pad_value)
-      .def_readwrite("scale", &Recipe::scale)
+      .def_property(
+          "placement", [](const Recipe& r) { return r.placement; },
+          [](Recipe& r, Placement p) {
+            check_placement(p);
+            r.placement = p;
+          })
+      .def_property(
+          "scaleup", [](const Recipe& r) { return r.scaleup; },
+          [](Recipe& r, const py::object& v) { r.scaleup = strict_bool(v, "scaleup"); })
+      .def_property(
+          "pad_value", [](const Recipe& r) { return r.pad_value; },
+          [](Recipe& r, float v) { r.pad_value = finite_float(v, "pad_value"); })
+      .def_property(
+          "scale", [](const Recipe& r) { return r.scale; },
+          [](Recipe& r, float v) {
+            if (!std::isfinite(v) || v == 0.f) throw InvalidArgument("scale: expected a finite, non-zero number");
+            r.scale = v;
+          })
       .def_property(
           "mean", [](const Recipe& r) { return get3(r.mean); },
           [](Recipe& r, const std::array<float, 3>& v) { set3(r.mean, v, "mean", false); })
       .def_property(
           "std", [](const Recipe& r) { return get3(r.std); },
           [](Recipe& r, const std::array<float, 3>& v) { set3(r.std, v, "std", true); })
-      .def_readwrite("output_rgb", &Recipe::output_rgb)
+      .def_property(
+          "output_rgb", [](const Recipe& r) { return r.output_rgb; },
+          [](Recipe& r, const py::object& v) { r.output_rgb = strict_bool(v, "output_rgb"); })
       .def("__repr__", [](const Recipe& r) {
         std::ostringstream s;
         s << "Recipe(placement=" << placement_name(r.placement) << ", pad_value=" << r.pad_value
@@ -98,27 +133,20 @@ void bind_types(py::module_& m) {
 
   m.def(
       "make_geometry",
-      [](int src_h, int src_w, int dst_h, int dst_w, Placement placement, bool scaleup) {
-        if (src_h < 1 || src_w < 1)
-          throw InvalidArgument("frame size: expected positive height and width, got " +
-                                std::to_string(src_h) + "x" + std::to_string(src_w));
-        if (dst_h < 1 || dst_w < 1)
-          throw InvalidArgument("size: expected positive height and width, got " + std::to_string(dst_h) +
-                                "x" + std::to_string(dst_w));
-        return make_geometry(src_h, src_w, dst_h, dst_w, placement, scaleup);
+      [](int src_h, int src_w, int dst_h, int dst_w, Placement placement, const py::object& scaleup) {
+        check_size(src_h, src_w, "frame size");
+        check_size(dst_h, dst_w, "size");
+        check_placement(placement);
+        return make_geometry(src_h, src_w, dst_h, dst_w, placement, strict_bool(scaleup, "scaleup"));
       },
       py::arg("src_h"), py::arg("src_w"), py::arg("dst_h"), py::arg("dst_w"),
-      py::arg("placement") = Placement::Center, py::arg("scaleup") = true,
+      py::arg("placement") = Placement::Center, py::arg("scaleup") = py::bool_(true),
       "Letterbox geometry for a src_h x src_w frame in a dst_h x dst_w input.");
 
   py::class_<HeadSpec>(m, "HeadSpec", "Layout of a raw head output.")
       .def(py::init<>())
       .def(py::init([](HeadFormat format, int num_classes, int num_anchors, int input_h, int input_w,
                        std::vector<int> strides) {
-             if (num_classes < 1 && format != HeadFormat::EndToEnd)
-               throw InvalidArgument("num_classes: expected >= 1, got " + std::to_string(num_classes));
-             if (num_anchors < 0)
-               throw InvalidArgument("num_anchors: expected >= 0, got " + std::to_string(num_anchors));
              if (strides.empty() || strides.size() > 4)
                throw InvalidArgument("strides: expected 1 to 4 values, got " + std::to_string(strides.size()));
              HeadSpec h;
@@ -128,10 +156,8 @@ void bind_types(py::module_& m) {
              h.input_h = input_h;
              h.input_w = input_w;
              h.num_strides = static_cast<int>(strides.size());
-             for (std::size_t i = 0; i < strides.size(); ++i) {
-               if (strides[i] < 1) throw InvalidArgument("strides: expected positive values");
-               h.strides[i] = strides[i];
-             }
+             for (std::size_t i = 0; i < 4; ++i) h.strides[i] = i < strides.size() ? strides[i] : 0;
+             check_head_spec(h);
              return h;
            }),
            py::arg("format"), py::arg("num_classes"), py::arg("num_anchors"), py::arg("input_h") = 640,
@@ -152,18 +178,13 @@ void bind_types(py::module_& m) {
       });
 
   py::class_<DecodeOptions>(m, "DecodeOptions", "Thresholds and caps of decode + NMS.")
-      .def(py::init([](float conf, float iou, int max_det, int max_candidates, bool agnostic) {
-             if (!(conf >= 0.f && conf <= 1.f))
-               throw InvalidArgument("conf: expected a value in [0, 1], got " + std::to_string(conf));
-             if (!(iou >= 0.f && iou <= 1.f))
-               throw InvalidArgument("iou: expected a value in [0, 1], got " + std::to_string(iou));
-             if (max_det < 1) throw InvalidArgument("max_det: expected >= 1, got " + std::to_string(max_det));
-             if (max_candidates < 1)
-               throw InvalidArgument("max_candidates: expected >= 1, got " + std::to_string(max_candidates));
-             return DecodeOptions{conf, iou, max_det, max_candidates, agnostic};
+      .def(py::init([](float conf, float iou, int max_det, int max_candidates, const py::object& agnostic) {
+             const DecodeOptions o{conf, iou, max_det, max_candidates, strict_bool(agnostic, "agnostic")};
+             check_decode_options(o);
+             return o;
            }),
            py::arg("conf") = 0.25f, py::arg("iou") = 0.7f, py::arg("max_det") = 300,
-           py::arg("max_candidates") = 30000, py::arg("agnostic") = false)
+           py::arg("max_candidates") = 30000, py::arg("agnostic") = py::bool_(false))
       .def_readonly("conf", &DecodeOptions::conf)
       .def_readonly("iou", &DecodeOptions::iou)
       .def_readonly("max_det", &DecodeOptions::max_det)
@@ -174,8 +195,12 @@ void bind_types(py::module_& m) {
       .def_readonly("candidates", &DecodeStats::candidates)
       .def_readonly("dropped", &DecodeStats::dropped)
       .def_readonly("kept", &DecodeStats::kept)
+      .def_readonly("invalid", &DecodeStats::invalid,
+                    "Rows above the threshold no detector can have meant (non-finite or inverted box, class id "
+                    "out of range): dropped, never returned.")
       .def("__repr__", [](const DecodeStats& s) {
         return "DecodeStats(candidates=" + std::to_string(s.candidates) + ", dropped=" +
-               std::to_string(s.dropped) + ", kept=" + std::to_string(s.kept) + ")";
+               std::to_string(s.dropped) + ", kept=" + std::to_string(s.kept) + ", invalid=" +
+               std::to_string(s.invalid) + ")";
       });
 }

@@ -112,10 +112,25 @@ FASTDET_HD float anchor_score(const HeadSpec& h, const float* img, int n, float 
     case HeadFormat::EndToEnd:
     default: {
       const float* r = img + 6LL * n;
-      *cls = static_cast<int>(r[5]);
+      // A class column that is NaN, negative or beyond int range becomes -1 (then rejected by
+      // plausible_row) instead of an undefined float-to-int conversion.
+      const float c = r[5];
+      *cls = (c >= 0.f && c < 2147483520.f) ? static_cast<int>(c) : -1;
       return r[4];
     }
   }
+}
+
+FASTDET_HD bool finite_value(float x) { return fabsf(x) <= 3.402823466e+38f; }  // false for NaN and +-inf
+
+// A row a detector can have meant: finite box and score, x1 <= x2 and y1 <= y2 (zero-size
+// boxes pass), class id in [0, nc). Anything else (NaN/inf coordinates, an inverted box, a class
+// id out of range) is dropped and counted in DecodeStats::invalid, on the CPU and the GPU alike:
+// never returned as a detection. nc <= 0 (an end-to-end head of unknown class count) bounds
+// nothing but the sign.
+FASTDET_HD bool plausible_row(const Box& b, float score, int cls, int nc) {
+  return finite_value(b.x1) && finite_value(b.y1) && finite_value(b.x2) && finite_value(b.y2) && b.x1 <= b.x2 &&
+         b.y1 <= b.y2 && finite_value(score) && cls >= 0 && (nc <= 0 || cls < nc);
 }
 
 }  // namespace fastdet

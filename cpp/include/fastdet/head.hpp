@@ -53,6 +53,7 @@ struct DecodeStats {
   int candidates = 0;  // above the score threshold (and class filter)
   int dropped = 0;     // candidates beyond max_candidates, not seen by NMS
   int kept = 0;        // rows written
+  int invalid = 0;     // rows above the threshold a model cannot have meant (see plausible_row): dropped
 };
 
 }  // namespace fastdet

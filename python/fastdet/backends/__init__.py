@@ -7,11 +7,14 @@ INFO, and why each earlier one was skipped at DEBUG. A named backend is used or 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Callable
 
 from . import onnxruntime_cpu, onnxruntime_cuda, pytorch, tensorrt
+from ..devices import parse_device
+from ..errors import InputError, InputTypeError
 from .base import Backend, BackendUnavailable
 from .device_engine import gpu_unavailable_reason
 
@@ -59,23 +62,61 @@ def gpu_availability() -> dict[str, str | None]:
     return out
 
 
+#: Model options every backend takes (how to read the model), passed through as they are.
+MODEL_OPTIONS = ("head", "recipe", "names")
+
+
+def _build(name: str, path: Path, device: str | None, model_kw: dict[str, Any], backend_kw: dict[str, Any]) -> Backend:
+    factory = _REGISTRY[name][1]
+    options_type = getattr(factory, "Options", None)
+    if options_type is None:  # a registered factory without typed options takes none
+        if backend_kw:
+            raise InputError(f"{sorted(backend_kw)[0]}: not an option of backend {name!r} (it takes no options)")
+        return factory(path, device=device, **model_kw) if name not in CPU_BACKENDS else factory(path, **model_kw)
+    options = options_type.build(name, backend_kw)
+    if name in CPU_BACKENDS:
+        return factory(path, options=options, **model_kw)
+    return factory(path, device=device, options=options, **model_kw)
+
+
+def _check_options_known(backend_kw: dict[str, Any], order: list[str]) -> None:
+    """An option no candidate backend takes is a typo: say so before trying any of them."""
+    known: set[str] = set()
+    for n in order:
+        options_type = getattr(_REGISTRY[n][1], "Options", None)
+        if options_type is not None:
+            known |= {f.name for f in dataclasses.fields(options_type)}
+    unknown = sorted(set(backend_kw) - known)
+    if unknown:
+        raise InputError(f"{unknown[0]}: not an option of any backend here (options: {', '.join(sorted(known))})")
+
+
 def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Backend:
     """Creates backend ``name`` ("auto" for the first usable one) for the model at ``path``.
 
     device: None for any, "cpu" to stay on the CPU, "cuda" / "cuda:N" for a GPU backend.
+    kw: the model options (head, recipe, names) and the chosen backend's typed options (see
+    ``fastdet.backends.options``); an option the chosen backend does not take is an InputError.
     """
+    if not isinstance(name, str):
+        raise InputTypeError(f"backend: expected a backend name (str), got {type(name).__name__}")
+    device = parse_device(device)
+    model_kw = {k: kw.pop(k) for k in MODEL_OPTIONS if k in kw}
     if name != "auto":
         if name not in _REGISTRY:
-            raise ValueError(f"backend: expected 'auto' or one of {names()}, got {name!r}")
+            raise InputError(f"backend: expected 'auto' or one of {names()}, got {name!r}")
         if device == "cpu" and name not in CPU_BACKENDS | ANY_DEVICE_BACKENDS:
-            raise ValueError(f"backend {name!r} runs on a GPU, but device='cpu' was asked for")
+            raise InputError(f"backend {name!r} runs on a GPU, but device='cpu' was asked for")
+        if device is not None and device != "cpu" and name in CPU_BACKENDS:
+            raise InputError(f"backend {name!r} runs on the CPU, but device={device!r} asks for a GPU")
         reason = _REGISTRY[name][0]()
         if reason:
             raise BackendUnavailable(f"backend {name!r} is not available: {reason}")
-        return _REGISTRY[name][1](path, device=device, **kw) if name not in CPU_BACKENDS else _REGISTRY[name][1](path, **kw)
+        return _build(name, path, device, model_kw, kw)
     order = [n for n in AUTO_ORDER if device != "cpu" or n in CPU_BACKENDS]
     if device is not None and device.startswith("cuda"):
         order = [n for n in order if n not in CPU_BACKENDS]
+    _check_options_known(kw, order)
     skipped = []
     for candidate in order:
         reason = _REGISTRY[candidate][0]()
@@ -85,8 +126,7 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
             log.debug("backend %s skipped: %s", candidate, reason)
             skipped.append(f"{candidate}: {reason}")
             continue
-        factory = _REGISTRY[candidate][1]
-        backend = factory(path, **kw) if candidate in CPU_BACKENDS else factory(path, device=device, **kw)
+        backend = _build(candidate, path, device, model_kw, kw)
         log.info("backend: %s", candidate)
         return backend
     raise BackendUnavailable("no backend can run here (" + "; ".join(skipped) + ")")

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..errors import BackendUnavailable
+from ..errors import BackendUnavailable  # noqa: F401  (re-exported: backends import it from here)
 from ..model import ModelInfo
 
 

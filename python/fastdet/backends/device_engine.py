@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import _core
+from ..devices import cuda_index
 
 Enqueue = Callable[[int, int, int], None]
 
@@ -36,12 +37,8 @@ def gpu_unavailable_reason() -> str | None:
 
 
 def device_index(device: str | None) -> int:
-    """device: None or "cuda" (GPU 0), or "cuda:N". Returns N."""
-    if device is None or device == "cuda":
-        return 0
-    if device.startswith("cuda:") and device[5:].isdigit():
-        return int(device[5:])
-    raise ValueError(f"device: expected None, 'cuda' or 'cuda:N' for a GPU backend, got {device!r}")
+    """device: None or "cuda" (GPU 0), or "cuda:N". Returns N (``fastdet.devices`` parses it)."""
+    return cuda_index(device)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..model import ModelError, ModelInfo, describe_session
 from .base import Backend, BackendUnavailable
+from .options import OnnxRuntimeOptions
 
 
 def unavailable_reason() -> str | None:
@@ -60,12 +61,14 @@ class OnnxRuntimeCPU(Backend):
     """ONNX Runtime CPU session with I/O binding onto preallocated, reused numpy buffers."""
 
     name = "onnxruntime-cpu"
+    Options = OnnxRuntimeOptions
 
-    def __init__(self, path: Path, *, threads: int | None = None, **model_kw: Any) -> None:
+    def __init__(self, path: Path, *, options: OnnxRuntimeOptions | None = None, **model_kw: Any) -> None:
         reason = unavailable_reason()
         if reason:
             raise BackendUnavailable(reason)
-        self.session = open_session(path, ["CPUExecutionProvider"], session_options(threads))
+        options = options or OnnxRuntimeOptions()
+        self.session = open_session(path, ["CPUExecutionProvider"], session_options(options.threads))
         self.info = describe_session(path, self.session, **model_kw)
         self._inputs: dict[int, np.ndarray] = {}
         self._bound: dict[int, tuple[Any, np.ndarray]] = {}

@@ -20,6 +20,7 @@ from ..model import describe_session
 from .base import BackendUnavailable
 from .device_engine import device_index, gpu_unavailable_reason
 from .onnxruntime_cpu import OnnxRuntimeCPU, open_session, session_options
+from .options import OnnxRuntimeOptions
 
 PROVIDER = "CUDAExecutionProvider"
 
@@ -64,12 +65,13 @@ class OnnxRuntimeCUDA(OnnxRuntimeCPU):
 
     name = "onnxruntime-cuda"
 
-    def __init__(self, path: Path, *, device: str | None = None, threads: int | None = None,
+    def __init__(self, path: Path, *, device: str | None = None, options: OnnxRuntimeOptions | None = None,
                  **model_kw: Any) -> None:
         reason = unavailable_reason()
         if reason:
             raise BackendUnavailable(reason)
-        self.session = open_cuda_session(path, device, threads=threads)
+        options = options or OnnxRuntimeOptions()
+        self.session = open_cuda_session(path, device, threads=options.threads)
         self.info = describe_session(path, self.session, **model_kw)
         self._inputs: dict[int, np.ndarray] = {}
         self._bound: dict[int, tuple[Any, np.ndarray]] = {}

@@ -39,14 +39,16 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..errors import InputError
 from ..model import ModelError, ModelInfo
 from .base import Backend, BackendUnavailable
-from .device_engine import DeviceEngine, TensorSpec, device_index
+from ..devices import cuda_index
+from .device_engine import DeviceEngine, TensorSpec
 from .onnxruntime_cpu import describe_model
+from .options import TorchOptions
 
 log = logging.getLogger("fastdet")
 
-PRECISIONS = ("fp32", "fp16")
 #: Most module graphs kept per engine (one per input/output buffer pair and batch).
 MAX_GRAPHS = 8
 
@@ -309,19 +311,18 @@ class Torch(Backend):
     Detector drives ``engine`` through the CUDA pipeline instead.
 
     device: None (cuda:0 when torch sees a GPU, else the CPU), "cpu", "cuda" or "cuda:N".
-    precision: "fp32" (default) or "fp16" (GPU only). use_graphs: capture the module in a torch
-    CUDA graph per buffer pair and batch.
+    options: ``TorchOptions`` (precision "fp32", default, or "fp16", GPU only).
     """
 
     name = "torch"
+    Options = TorchOptions
 
-    def __init__(self, path: Path, *, device: str | None = None, precision: str = "fp32", use_graphs: bool = True,
+    def __init__(self, path: Path, *, device: str | None = None, options: TorchOptions | None = None,
                  **model_kw: Any) -> None:
         reason = unavailable_reason()
         if reason:
             raise BackendUnavailable(reason)
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        precision = (options or TorchOptions()).precision
         import torch
 
         self._torch = torch
@@ -330,17 +331,17 @@ class Torch(Backend):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         if device == "cpu":
             if precision == "fp16":
-                raise ValueError("precision='fp16' needs a GPU; on the CPU the torch backend runs fp32")
+                raise InputError("precision='fp16' needs a GPU; on the CPU the torch backend runs fp32")
             self.device = torch.device("cpu")
         else:
-            index = device_index(device)
+            index = cuda_index(device)
             if not torch.cuda.is_available() or index >= torch.cuda.device_count():
                 raise BackendUnavailable(f"torch sees no CUDA device {device!r}")
             self.device = torch.device("cuda", index)
         module = convert(path)
         self.engine: TorchEngine | None = None
         if self.device.type == "cuda":
-            self.engine = TorchEngine(module, self.info, self.device.index, precision, use_graphs)
+            self.engine = TorchEngine(module, self.info, self.device.index, precision)
             self.forward = self.engine.forward
         else:
             self.forward = Forward(module, self.info, self.device, precision)

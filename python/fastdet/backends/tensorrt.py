@@ -34,6 +34,7 @@ from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
 from ..model import ModelError, ModelInfo
 from .base import Backend, BackendUnavailable
 from .onnxruntime_cpu import describe_model
+from .options import TensorRTOptions
 from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
 
 log = logging.getLogger("fastdet")
@@ -342,14 +343,17 @@ class TensorRT(Backend):
     """
 
     name = "tensorrt"
+    Options = TensorRTOptions
 
-    def __init__(self, path: Path, *, device: str | None = None, precision: str | None = None,
-                 batch: int | Sequence[int] | None = None, workspace_mb: int | None = None,
-                 cache_dir: str | os.PathLike[str] | None = None, **model_kw: Any) -> None:
+    def __init__(self, path: Path, *, device: str | None = None, options: TensorRTOptions | None = None,
+                 **model_kw: Any) -> None:
         reason = unavailable_reason()
         if reason:
             raise BackendUnavailable(reason)
         import cupy
+
+        o = options or TensorRTOptions()
+        precision, batch, workspace_mb, cache_dir = o.precision, o.batch, o.workspace_mb, o.cache_dir
 
         self.info = describe_model(path, **model_kw)
         self._profile = profile_for(self.info, batch)
