@@ -21,10 +21,11 @@ import json
 import logging
 import os
 import struct
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from .private_files import private_dir, read_trusted, write_atomic
 
 log = logging.getLogger("fastdet")
 
@@ -156,6 +157,8 @@ class EngineCache:
     """A folder of serialised engines (default: ``default_cache_dir()``)."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        """The folder is created 0700 on first write; one that another user owns or can write is
+        refused (``UnsafeCacheError``): engines are code."""
         self.directory = Path(directory).expanduser() if directory is not None else default_cache_dir()
 
     def path_for(self, key: CacheKey) -> Path:
@@ -164,8 +167,11 @@ class EngineCache:
     def _read(self, key: CacheKey) -> tuple[bytes | None, str | None]:
         """(engine bytes, None) when a valid entry exists, (None, None) when there is none,
         (None, problem) when the file is there but cannot be trusted."""
+        if not self.directory.exists():
+            return None, None
+        private_dir(self.directory, "engine cache folder")
         try:
-            blob = self.path_for(key).read_bytes()
+            blob = read_trusted(self.path_for(key), "cached engine")
         except FileNotFoundError:
             return None, None
         try:
@@ -181,21 +187,9 @@ class EngineCache:
         return data
 
     def store(self, key: CacheKey, data: bytes) -> Path:
-        """Writes the entry atomically (temporary file + rename in the same folder); returns its path."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        final = self.path_for(key)
-        fd, tmp = tempfile.mkstemp(prefix=final.name + ".", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode(key, data))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return final
+        """Writes the entry atomically (temporary file + rename in the same folder, mode 0600)."""
+        private_dir(self.directory, "engine cache folder")
+        return write_atomic(self.path_for(key), encode(key, data))
 
     def discard(self, key: CacheKey) -> None:
         """Removes the entry (e.g. the runtime refused to deserialise it)."""
@@ -208,7 +202,7 @@ class EngineCache:
         data, _ = self._read(key)
         if data is not None:
             return CachedEngine(data, self.path_for(key), built=False)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory, "engine cache folder")
         with _locked(self.directory / f"{key.digest}.lock"):
             # Another builder may have finished while we waited for the lock.
             data, problem = self._read(key)

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from . import _core, heads, recipes
 from .errors import InputTypeError, ModelError
+from .onnx_external_data import check_external_data
 
 log = logging.getLogger("fastdet")
 
@@ -117,6 +118,7 @@ def check_model_path(model: str | os.PathLike | None) -> Path:
         raise ModelError(f"model: no such file: {str(p)!r}; " + HOW_TO_GET_A_MODEL)
     if not os.access(p, os.R_OK):
         raise ModelError(f"model: {str(p)!r} is not readable (permissions)")
+    check_external_data(p)
     return p
 
 

@@ -31,6 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
+from ..private_files import read_trusted, write_atomic
 from ..model import ModelError, ModelInfo
 from .base import Backend, BackendUnavailable
 from .onnxruntime_cpu import describe_model
@@ -182,8 +183,8 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
     tc = None
     if timing_cache is not None:
         blob = b""
-        with contextlib.suppress(OSError):
-            blob = timing_cache.read_bytes()
+        with contextlib.suppress(FileNotFoundError):
+            blob = read_trusted(timing_cache, "TensorRT timing cache")
         try:
             tc = config.create_timing_cache(blob)
             ok = tc is not None and config.set_timing_cache(tc, False)
@@ -197,19 +198,15 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
     if data is None:
         raise RuntimeError(f"{info.path.name}: TensorRT could not build an engine (see the TensorRT errors logged above)")
     if tc is not None and timing_cache is not None:
-        _write_atomic(timing_cache, bytes(config.get_timing_cache().serialize()))
+        _write_timing_cache(timing_cache, bytes(config.get_timing_cache().serialize()))
     return bytes(data)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+def _write_timing_cache(path: Path, data: bytes) -> None:
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as e:  # the timing cache only speeds up builds: never fail a build over it
         log.warning("cannot write timing cache %s: %s", path, e)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def load_or_build(info: ModelInfo, *, precision: str | None = None, batch: int | Sequence[int] | None = None,
