@@ -106,8 +106,8 @@ def test_detect_function_caches_a_detector(tiny, monkeypatch):
     assert len(a) == len(b) == 2
     monkeypatch.setenv("FASTDET_MODEL", str(tiny))
     assert len(fastdet.detect(white(64, 64), conf=0.75)) == 1
-    monkeypatch.delenv("FASTDET_MODEL")
-    with pytest.raises(ValueError, match="yolo export"):
+    monkeypatch.setenv("FASTDET_MODEL", str(tiny.parent / "missing.onnx"))
+    with pytest.raises(FileNotFoundError, match="missing.onnx.*yolo export"):
         fastdet.detect(white(64, 64))
 
 

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import _core, heads, recipes
+from . import _core, default_model, heads, recipes
 
 log = logging.getLogger("fastdet")
 
 HOW_TO_GET_A_MODEL = (
-    "pass model='path/to/model.onnx' or set FASTDET_MODEL. To get an ONNX detector, export one, e.g. "
-    "`pip install ultralytics && yolo export model=yolo11n.pt format=onnx` (writes yolo11n.onnx)."
+    "pass model='path/to/model.onnx' or set FASTDET_MODEL (or neither, for the embedded default model). "
+    "To get an ONNX detector, export one, e.g. `pip install ultralytics && yolo export model=yolo11n.pt "
+    "format=onnx` (writes yolo11n.onnx); `fastdet models` says more."
 )
 
 
@@ -79,11 +80,11 @@ def _dim(d: Any) -> int | None:
 
 
 def check_model_path(model: str | os.PathLike | None) -> Path:
-    """Resolves the model argument (or FASTDET_MODEL) to an existing file."""
+    """Resolves the model argument, else FASTDET_MODEL, else the embedded default, to an existing file."""
     if model is None:
         model = os.environ.get("FASTDET_MODEL")
     if not model:
-        raise ValueError("no model given: " + HOW_TO_GET_A_MODEL)
+        return default_model.path()
     p = Path(model).expanduser()
     if not p.is_file():
         raise FileNotFoundError(f"model: no such file: {str(p)!r}; " + HOW_TO_GET_A_MODEL)
