@@ -106,3 +106,12 @@ def _load_tool():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_models_command_says_how_to_bring_your_own(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert str(default_model.PATH) in out and "NOTICE" in out
+    for needle in ("yolo export model=yolo11n.pt format=onnx", "format=openvino", "YOLOX", "--decode_in_inference",
+                   "YOLOv5", "YOLOv7", "--grid", "End-to-end", "yolo26n.pt", "FASTDET_MODEL", "fastdet info"):
+        assert needle in out, needle
