@@ -16,10 +16,12 @@ MIN_VERSION = (0, 25)
 def _import() -> Any:
     try:
         import supervision
-    except ImportError:
+    except ImportError as e:
+        # supervision present but failing on one of its own imports: say which.
+        broken = f" (importing it failed: {e})" if e.name not in (None, "supervision") else ""
         raise ImportError(
             "Detections.to_supervision() needs the supervision package: pip install supervision "
-            "(or pip install 'fastdet[supervision]')"
+            f"(or pip install 'fastdet[supervision]'){broken}"
         ) from None
     return supervision
 
