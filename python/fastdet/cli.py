@@ -85,9 +85,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import _core, backends
+    from . import _core, backends, default_model
     from .backends.onnxruntime_cpu import open_session, session_options
-    from . import default_model
     from .model import check_model_path, describe_session
 
     path = check_model_path(args.model)
@@ -116,9 +115,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     cuda = "yes" if _core.cuda_available() else ("no GPU found" if _core.built_with_cuda else "not built with CUDA")
     lines.append(f"cuda:      {cuda}")
     if args.json:
-        json.dump({"model": str(path), "embedded": embedded, "format": info.format, "input_shape": list(info.input_shape),
-                   "output_shape": list(info.output_shape), "names": info.names, "metadata": info.metadata,
-                   "backends": backends.availability()}, sys.stdout, indent=1)
+        json.dump({"model": str(path), "embedded": embedded, "format": info.format,
+                   "input_shape": list(info.input_shape), "output_shape": list(info.output_shape),
+                   "names": info.names, "metadata": info.metadata, "backends": backends.availability()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print("\n".join(lines))
