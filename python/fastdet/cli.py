@@ -117,7 +117,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         json.dump({"model": str(path), "embedded": embedded, "format": info.format,
                    "input_shape": list(info.input_shape), "output_shape": list(info.output_shape),
-                   "names": info.names, "metadata": info.metadata, "backends": backends.availability()}, sys.stdout, indent=1)
+                   "names": info.names, "metadata": info.metadata, "backends": backends.availability()},
+                  sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print("\n".join(lines))
