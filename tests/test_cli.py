@@ -52,10 +52,10 @@ def test_detect_errors(model, tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
-def test_missing_model_is_explained(images, monkeypatch, capsys):
-    monkeypatch.delenv("FASTDET_MODEL", raising=False)
-    assert main(["detect", str(images / "w0.png")]) == 2
-    assert "yolo export" in capsys.readouterr().err
+def test_missing_model_is_explained(images, tmp_path, capsys):
+    assert main(["detect", str(images / "w0.png"), "--model", str(tmp_path / "nope.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.onnx" in err and "yolo export" in err and "fastdet models" in err
 
 
 def test_info(model, capsys):

@@ -106,8 +106,8 @@ def test_detect_function_caches_a_detector(tiny, monkeypatch):
     assert len(a) == len(b) == 2
     monkeypatch.setenv("FASTDET_MODEL", str(tiny))
     assert len(fastdet.detect(white(64, 64), conf=0.75)) == 1
-    monkeypatch.delenv("FASTDET_MODEL")
-    with pytest.raises(ValueError, match="yolo export"):
+    monkeypatch.setenv("FASTDET_MODEL", str(tiny.parent / "missing.onnx"))
+    with pytest.raises(fastdet.ModelError, match="missing.onnx.*yolo export"):
         fastdet.detect(white(64, 64))
 
 
@@ -148,3 +148,60 @@ def test_recipe_override(tiny):
     assert det.info.recipe.scale == 1.0
     # YOLOX's recipe feeds 0-255 values: the tiny model's scores scale with the input.
     assert det.detect(white(64, 64)).scores[0] == pytest.approx(0.9 * 255, rel=1e-5)
+
+
+def test_per_call_options_override_the_detectors_for_that_call(tiny):
+    frame = white(64, 64)
+    det = fastdet.Detector(tiny)
+    assert len(det.detect(frame, conf=0.75)) == 1
+    assert len(det.detect(frame)) == 2  # the Detector's own options are back
+    assert [b.name for b in det.detect(frame, classes="car")] == ["car"]
+    assert [b.name for b in det.detect(frame, classes=2)] == ["car"]
+    assert [b.name for b in det.detect(frame, classes=["person", 2])] == ["person", "car"]
+    assert len(det.detect(frame, max_det=1)) == 1
+    assert len(det.detect(frame, iou=0.95)) == 3
+    assert len(det.detect(frame, iou=0.95, agnostic=True)) == 3
+    assert [len(d) for d in det.detect([frame, frame], conf=0.75)] == [1, 1]
+    only_person = fastdet.Detector(tiny, classes="person")
+    assert [b.name for b in only_person.detect(frame)] == ["person"]
+    assert [b.name for b in only_person.detect(frame, classes="car")] == ["car"]
+
+
+def test_agnostic_per_call(tmp_path):
+    # Two classes on one box: class-aware NMS keeps both, agnostic keeps the better one.
+    boxes = np.array([[20, 20, 16, 16]] * 16, np.float32)
+    weights = np.zeros((2, 16), np.float32)
+    weights[0, 0], weights[1, 1] = 0.9, 0.8
+    det = fastdet.Detector(yolov8_like(tmp_path / "two.onnx", boxes, weights))
+    assert len(det.detect(white(64, 64))) == 2
+    assert len(det.detect(white(64, 64), agnostic=True)) == 1
+    assert len(fastdet.Detector(det.info.path, agnostic=True).detect(white(64, 64), agnostic=False)) == 2
+
+
+def test_bad_per_call_options_are_named(tiny):
+    det = fastdet.Detector(tiny)
+    frame = white(64, 64)
+    for kwargs, error, match in (
+        ({"conf": "high"}, TypeError, "conf"), ({"conf": 1.5}, ValueError, "conf"),
+        ({"iou": -0.1}, ValueError, "iou"), ({"max_det": 2.5}, TypeError, "max_det"),
+        ({"max_det": 0}, ValueError, "max_det"), ({"agnostic": "yes"}, TypeError, "agnostic"),
+        ({"classes": "zebra"}, ValueError, "unknown class name"), ({"classes": [7]}, ValueError, "classes"),
+        ({"classes": 1.5}, TypeError, "classes"), ({"classes": [None]}, TypeError, "classes"),
+    ):
+        with pytest.raises(error, match=match):
+            det.detect(frame, **kwargs)
+    assert len(det.detect(frame)) == 2
+
+
+def test_detect_function_reuses_its_detector_for_per_call_options(tiny):
+    from fastdet import detector
+
+    frame = white(64, 64)
+    assert len(fastdet.detect(frame, model=tiny)) == 2
+    cached = len(detector._DEFAULTS)
+    assert len(fastdet.detect(frame, model=tiny, conf=0.75)) == 1
+    assert [b.name for b in fastdet.detect(frame, model=tiny, classes="car", iou=0.9)] == ["car"]
+    assert len(fastdet.detect(frame, model=tiny)) == 2
+    assert len(detector._DEFAULTS) == cached
+    fastdet.detect(frame, model=tiny, max_candidates=10)  # a Detector option: a Detector of its own
+    assert len(detector._DEFAULTS) == cached + 1

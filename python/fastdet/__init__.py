@@ -1,7 +1,7 @@
 """fastdet: a fast, exact core for YOLO-family object detectors.
 
     import fastdet, cv2
-    dets = fastdet.detect(cv2.imread("bus.jpg"), model="yolov8n.onnx")
+    dets = fastdet.detect(cv2.imread("examples/astronaut.jpg"))  # the embedded model; model=... for yours
     for box in dets:
         print(box.name, box.score, box.x1, box.y1, box.x2, box.y2)
 """

@@ -29,7 +29,8 @@ def _image_files(sources: Sequence[str]) -> list[Path]:
 
 
 def _add_detect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="ONNX detector (default: $FASTDET_MODEL)")
+    p.add_argument("--model", "-m", help="ONNX detector (default: $FASTDET_MODEL, else the embedded YOLOX-Nano; "
+                                         "see `fastdet models`)")
     p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda or onnxruntime-cpu")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: any)")
     p.add_argument("--conf", type=float, default=0.25, help="score threshold (default 0.25)")
@@ -65,16 +66,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
         frame = read_image(f)
         dets = det.detect(frame)
         if save:
-            import cv2
-
-            from .draw import annotate
-
-            img = annotate(frame.pixels, dets, rgb=frame.rgb)
-            if frame.rgb:
-                img = img[:, :, ::-1]
-            out = save / f.name
-            if not cv2.imwrite(str(out), img):
-                raise SystemExit(f"fastdet: cannot write {str(out)!r}")
+            dets.save(save / f.name, frame.pixels, rgb=frame.rgb)
         if args.json:
             records.append({"image": str(f), "height": dets.image_shape[0], "width": dets.image_shape[1],
                             "detections": dets.to_list()})
@@ -93,11 +85,12 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import _core, backends
+    from . import _core, backends, default_model
     from .backends.onnxruntime_cpu import open_session, session_options
     from .model import check_model_path, describe_session
 
     path = check_model_path(args.model)
+    embedded = path == default_model.PATH
     import onnxruntime as ort
 
     so = session_options()
@@ -106,7 +99,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     b, _, h, w = info.input_shape
     head = info.head
     lines = [
-        f"model:     {path}",
+        f"model:     {path}" + (f"\n           {default_model.DESCRIPTION}" if embedded else ""),
         f"format:    {info.format} ({_core.HeadFormat(head.format).name}), output {info.output_name} "
         f"{tuple('B' if d is None else d for d in info.output_shape)}",
         f"input:     {info.input_name} [{'B' if b is None else b}, 3, {h}, {w}]"
@@ -122,9 +115,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     cuda = "yes" if _core.cuda_available() else ("no GPU found" if _core.built_with_cuda else "not built with CUDA")
     lines.append(f"cuda:      {cuda}")
     if args.json:
-        json.dump({"model": str(path), "format": info.format, "input_shape": list(info.input_shape),
-                   "output_shape": list(info.output_shape), "names": info.names, "metadata": info.metadata,
-                   "backends": backends.availability()}, sys.stdout, indent=1)
+        json.dump({"model": str(path), "embedded": embedded, "format": info.format,
+                   "input_shape": list(info.input_shape), "output_shape": list(info.output_shape),
+                   "names": info.names, "metadata": info.metadata, "backends": backends.availability()},
+                  sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         print("\n".join(lines))
@@ -143,7 +137,7 @@ def _detect_args(p: argparse.ArgumentParser) -> None:
 
 
 def _info_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="ONNX detector")
+    p.add_argument("model", nargs="?", help="ONNX detector (default: $FASTDET_MODEL, else the embedded one)")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
 
@@ -152,6 +146,7 @@ COMMANDS["info"] = ("describe a model and the backends available here", _info_ar
 from .bench import cli as _bench_cli  # noqa: E402,F401  registers `fastdet bench`
 
 from . import engine_cli  # noqa: E402,F401  registers `fastdet build`
+from . import models_cli  # noqa: E402,F401  registers `fastdet models`
 
 
 def build_parser() -> argparse.ArgumentParser:

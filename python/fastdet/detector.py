@@ -6,10 +6,11 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Iterable, Sequence, overload
+from typing import Any, Sequence, overload
 
 
 from . import _core, backends
+from .call_options import ClassFilter, override, resolve_classes, split
 from .frames import Frame, FrameLike, as_frame
 from .gpu_pipeline import GpuPath, is_device_array
 from .model import ModelInfo, check_model_path
@@ -21,10 +22,13 @@ log = logging.getLogger("fastdet")
 class Detector:
     """A detector for one ONNX model.
 
-    model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26).
+    model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26);
+    None takes $FASTDET_MODEL, else the embedded YOLOX-Nano (COCO-80).
     backend: "auto" (TensorRT -> ONNX Runtime CUDA -> ONNX Runtime CPU), or one of those by name.
     conf: keep boxes scoring strictly above this. iou: NMS IoU threshold. max_det: boxes per image.
-    classes: keep only these class ids (or names). agnostic: class-agnostic NMS.
+    classes: keep only these class ids or names ("person" alone is a filter of one).
+    agnostic: class-agnostic NMS. conf, iou, max_det, classes and agnostic are defaults that a
+    ``detect()`` call may override.
     max_candidates: top-scoring boxes entering NMS (default 30000); more are dropped and counted
     in ``Detections.dropped``.
     recipe / head / names: override the preprocessing recipe, head format or class names that
@@ -39,13 +43,13 @@ class Detector:
 
     def __init__(
         self,
-        model: str | os.PathLike[str] | None,
+        model: str | os.PathLike[str] | None = None,
         *,
         backend: str = "auto",
         conf: float = 0.25,
         iou: float = 0.7,
         max_det: int = 300,
-        classes: Iterable[int | str] | None = None,
+        classes: ClassFilter | None = None,
         agnostic: bool = False,
         max_candidates: int = 30000,
         recipe: _core.Recipe | str | None = None,
@@ -72,21 +76,8 @@ class Detector:
         #: postprocess; GPU pipeline: pipeline, the whole call).
         self.timings: dict[str, int] = {}
 
-    def _resolve_classes(self, classes: Iterable[int | str] | None) -> list[int] | None:
-        if classes is None:
-            return None
-        by_name = {v: k for k, v in self.info.names.items()}
-        ids = []
-        for c in classes:
-            if isinstance(c, str):
-                if c not in by_name:
-                    raise ValueError(f"classes: unknown class name {c!r}; the model has {sorted(by_name)[:10]}...")
-                ids.append(by_name[c])
-            else:
-                if not 0 <= int(c) < self.info.head.num_classes:
-                    raise ValueError(f"classes: expected ids in [0, {self.info.head.num_classes}), got {c}")
-                ids.append(int(c))
-        return ids
+    def _resolve_classes(self, classes: ClassFilter | None) -> list[int] | None:
+        return resolve_classes(classes, self.info.names, self.info.head.num_classes)
 
     @property
     def backend(self) -> str:
@@ -103,49 +94,61 @@ class Detector:
         return self.info.input_hw
 
     @overload
-    def detect(self, frames: FrameLike) -> Detections: ...
+    def detect(self, frames: FrameLike, *, conf: float | None = None, iou: float | None = None,
+               max_det: int | None = None, classes: ClassFilter | None = None,
+               agnostic: bool | None = None) -> Detections: ...
 
     @overload
-    def detect(self, frames: Sequence[FrameLike]) -> list[Detections]: ...
+    def detect(self, frames: Sequence[FrameLike], *, conf: float | None = None, iou: float | None = None,
+               max_det: int | None = None, classes: ClassFilter | None = None,
+               agnostic: bool | None = None) -> list[Detections]: ...
 
-    def detect(self, frames: FrameLike | Sequence[FrameLike]) -> Detections | list[Detections]:
+    def detect(self, frames: FrameLike | Sequence[FrameLike], *, conf: float | None = None,
+               iou: float | None = None, max_det: int | None = None, classes: ClassFilter | None = None,
+               agnostic: bool | None = None) -> Detections | list[Detections]:
         """Detects objects in one frame or a list of frames.
 
         frames: uint8[H, W, 3] BGR (OpenCV's convention) or [H, W, 4] BGRA, an image path,
         or a list of those (one inference call per batch when the model's batch axis is dynamic).
+        conf, iou, max_det, classes, agnostic: for this call only, instead of the Detector's
+        (None keeps the Detector's).
         Returns Detections, or a list of them for a list input.
         """
+        options = override(self.options, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic)
+        ids = self.classes if classes is None else self._resolve_classes(classes)
         if isinstance(frames, (list, tuple)):
             if self._gpu is not None and frames and is_device_array(frames[0]):
                 with self._lock:
-                    return self._detect_gpu(list(frames), rgb=False)
+                    return self._detect_gpu(list(frames), False, options, ids)
             checked = [as_frame(f) for f in frames]
             with self._lock:
-                return self._detect_frames(checked)
+                return self._detect_frames(checked, options, ids)
         if self._gpu is not None and is_device_array(frames):
             with self._lock:
-                return self._detect_gpu([frames], rgb=False)[0]
+                return self._detect_gpu([frames], False, options, ids)[0]
         with self._lock:
-            return self._detect_frames([as_frame(frames)])[0]
+            return self._detect_frames([as_frame(frames)], options, ids)[0]
 
     __call__ = detect
 
-    def _detect_gpu(self, frames: list[Any], rgb: bool) -> list[Detections]:
+    def _detect_gpu(self, frames: list[Any], rgb: bool, options: _core.DecodeOptions,
+                    classes: list[int] | None) -> list[Detections]:
         """Frames (host numpy or device arrays) through the CUDA pipeline, in chunks of max_batch."""
         assert self._gpu is not None
+        self._gpu.use_options(options, classes)
         limit = self._backend.max_batch or len(frames) or 1
         t0 = time.perf_counter_ns()
         results: list[Detections] = []
         for start in range(0, len(frames), limit):
             chunk = frames[start : start + limit]
             for xyxy, scores, ids, stats, g in self._gpu.run(chunk, rgb):
-                self._note_cap(stats)
+                self._note_cap(stats, options)
                 results.append(Detections(xyxy, scores, ids, self.info.names, (g.src_h, g.src_w),
                                           stats.candidates, stats.dropped, stats.invalid))
         self.timings = {"pipeline": time.perf_counter_ns() - t0}
         return results
 
-    def _note_cap(self, stats: _core.DecodeStats) -> None:
+    def _note_cap(self, stats: _core.DecodeStats, options: _core.DecodeOptions) -> None:
         if stats.invalid and not self._warned_invalid:
             self._warned_invalid = True
             log.warning(
@@ -158,14 +161,15 @@ class Detector:
             log.warning(
                 "%d of %d candidates exceeded max_candidates=%d and were not considered by NMS"
                 " (raise max_candidates or conf); further occurrences are counted in Detections.dropped",
-                stats.dropped, stats.candidates, self.options.max_candidates,
+                stats.dropped, stats.candidates, options.max_candidates,
             )
 
-    def _detect_frames(self, frames: list[Frame]) -> list[Detections]:
+    def _detect_frames(self, frames: list[Frame], options: _core.DecodeOptions,
+                       classes: list[int] | None) -> list[Detections]:
         if self._gpu is not None:
             if len({f.rgb for f in frames}) > 1:
-                return [d for f in frames for d in self._detect_gpu([f.pixels], f.rgb)]
-            return self._detect_gpu([f.pixels for f in frames], frames[0].rgb if frames else False)
+                return [d for f in frames for d in self._detect_gpu([f.pixels], f.rgb, options, classes)]
+            return self._detect_gpu([f.pixels for f in frames], frames[0].rgb if frames else False, options, classes)
         limit = self._backend.max_batch or len(frames) or 1
         pre = infer = post = 0
         results: list[Detections] = []
@@ -180,9 +184,9 @@ class Detector:
             t1 = time.perf_counter_ns()
             raw = self._backend.run(n)
             t2 = time.perf_counter_ns()
-            decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, self.options, self.classes)
+            decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, options, classes)
             for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
-                self._note_cap(stats)
+                self._note_cap(stats, options)
                 results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped,
                                           stats.invalid))
             t3 = time.perf_counter_ns()
@@ -214,14 +218,17 @@ def _freeze(value: Any) -> Any:
 
 def detect(frame: FrameLike | Sequence[FrameLike], model: str | os.PathLike[str] | None = None,
            **options: Any) -> Detections | list[Detections]:
-    """Detects with a cached default Detector per (model, options).
+    """Detects with a cached default Detector per (model, Detector options).
 
-    model: an ONNX file, else the FASTDET_MODEL environment variable. options: as Detector's.
+    model: an ONNX file, else the FASTDET_MODEL environment variable, else the embedded YOLOX-Nano.
+    options: as Detector's; conf, iou, max_det, classes and agnostic apply to this call and reuse
+    the cached Detector.
     """
     path = check_model_path(model)
-    key = (str(path.resolve()), path.stat().st_mtime_ns, _freeze(options))
+    detector_options, per_call = split(options)
+    key = (str(path.resolve()), path.stat().st_mtime_ns, _freeze(detector_options))
     with _DEFAULTS_LOCK:
         det = _DEFAULTS.get(key)
         if det is None:
-            det = _DEFAULTS[key] = Detector(path, **options)
-    return det.detect(frame)
+            det = _DEFAULTS[key] = Detector(path, **detector_options)
+    return det.detect(frame, **per_call)

@@ -55,6 +55,7 @@ class GpuPath:
             device=device_index(device), use_graphs=use_graphs)
         self._capture_failures = 0
         self._name = info.path.name
+        self._options_key = _options_key(options, classes)
 
     @staticmethod
     def usable(backend: Backend, device: str | None) -> bool:
@@ -62,6 +63,14 @@ class GpuPath:
         if device == "cpu" or not isinstance(getattr(backend, "engine", None), DeviceEngine):
             return False
         return pipeline_available() and bool(_core.cuda_available())
+
+    def use_options(self, options: _core.DecodeOptions, classes: list[int] | None) -> None:
+        """Decodes the next runs with these options. Changing them drops the captured graphs, so
+        they are only set when they differ from the last call's: a steady caller keeps its graphs."""
+        key = _options_key(options, classes)
+        if key != self._options_key:
+            self.pipeline.set_options(options, classes)
+            self._options_key = key
 
     def run(self, frames: Sequence[Any], rgb: bool) -> list[tuple[Any, ...]]:
         """Host numpy frames or device arrays (not mixed); per frame (xyxy, scores, ids, stats, geometry).
@@ -84,3 +93,8 @@ class GpuPath:
             log.warning("%s: the engine could not be captured into a CUDA graph for this shape (%s); "
                         "it runs without a graph", self._name, self.pipeline.last_capture_error)
         return list(out)[:n]
+
+
+def _options_key(options: _core.DecodeOptions, classes: list[int] | None) -> tuple[Any, ...]:
+    return (options.conf, options.iou, options.max_det, options.max_candidates, options.agnostic,
+            None if classes is None else tuple(classes))

@@ -9,15 +9,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import _core, heads, recipes
+from . import _core, default_model, heads, recipes
 from .errors import InputTypeError, ModelError
 from .onnx_external_data import check_external_data
 
 log = logging.getLogger("fastdet")
 
 HOW_TO_GET_A_MODEL = (
-    "pass model='path/to/model.onnx' or set FASTDET_MODEL. To get an ONNX detector, export one, e.g. "
-    "`pip install ultralytics && yolo export model=yolo11n.pt format=onnx` (writes yolo11n.onnx)."
+    "pass model='path/to/model.onnx' or set FASTDET_MODEL (or neither, for the embedded default model). "
+    "To get an ONNX detector, export one, e.g. `pip install ultralytics && yolo export model=yolo11n.pt "
+    "format=onnx` (writes yolo11n.onnx); `fastdet models` says more."
 )
 
 
@@ -104,11 +105,11 @@ def _imgsz(path: Path, text: str) -> tuple[int, int]:
 
 
 def check_model_path(model: str | os.PathLike | None) -> Path:
-    """Resolves the model argument (or FASTDET_MODEL) to an existing file."""
+    """Resolves the model argument, else FASTDET_MODEL, else the embedded default, to an existing file."""
     if model is None:
         model = os.environ.get("FASTDET_MODEL")
     if not model:
-        raise ModelError("no model given: " + HOW_TO_GET_A_MODEL)
+        return default_model.path()
     if not isinstance(model, (str, os.PathLike)):
         raise InputTypeError(f"model: expected a path (str or os.PathLike), got {type(model).__name__}")
     p = Path(model).expanduser()
