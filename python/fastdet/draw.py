@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .frames import Frame, FrameLike, as_frame
-from .errors import InputError, InputTypeError
+from .errors import InputError
 from .results import Detections
 
 _PALETTE = [(56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207), (10, 249, 72),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union, overl
 
 import numpy as np
 
-from .errors import InputError, InputTypeError
+from .errors import InputTypeError
 
 if TYPE_CHECKING:
     import supervision
