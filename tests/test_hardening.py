@@ -255,3 +255,13 @@ def test_errors_share_one_base():
         assert issubclass(cls, fastdet.Error)
     assert issubclass(fastdet.InputError, ValueError) and issubclass(fastdet.InputTypeError, TypeError)
     assert issubclass(fastdet.ModelError, ValueError) and issubclass(fastdet.BackendUnavailable, RuntimeError)
+
+
+def test_empty_class_filter_is_refused_everywhere(tmp_path):
+    # Once: kept nothing on the CPU path and everything on the CUDA path.
+    head = _core.HeadSpec(F.YOLOV8, 3, 1)
+    with pytest.raises(fastdet.InputError, match="at least one class"):
+        _core.decode(yolov8_rows([(100, 100, 50, 50, 0, 0.9)]), head, [geometry()], _core.DecodeOptions(), [])
+    m = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
+    with pytest.raises(fastdet.InputError, match="at least one class"):
+        fastdet.Detector(m, classes=[])

@@ -31,6 +31,9 @@ def resolve_classes(classes: ClassFilter | None, names: Mapping[int, str], num_c
         items = list(classes)
     except TypeError:
         raise InputTypeError(f"classes: expected a class id, a name, or a list of them, got {classes!r}") from None
+    if not items:
+        # An empty filter would keep nothing on one path and everything on another: say what to pass.
+        raise InputError("classes: expected at least one class id or name, or None for every class")
     by_name = {v: k for k, v in names.items()}
     ids = []
     for c in items:

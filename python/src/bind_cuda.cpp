@@ -173,6 +173,14 @@ struct StandaloneOps {
 
 std::size_t align256(std::size_t v) { return (v + 255) & ~std::size_t{255}; }
 
+// None keeps every class; an empty list is refused (the CPU decoder would keep nothing, the
+// pipeline's "no filter" everything: one meaning for both, by having neither).
+std::vector<int> nonempty_classes(const std::optional<std::vector<int>>& classes) {
+  if (classes && classes->empty())
+    throw InvalidArgument("classes: expected at least one class id, or None for every class");
+  return classes.value_or(std::vector<int>{});
+}
+
 class CallableEngine : public Engine {
  public:
   CallableEngine(py::function fn, bool capturable) : fn_(std::move(fn)), capturable_(capturable) {}
@@ -231,7 +239,7 @@ class PyPipeline {
     c.head = head;
     c.recipe = recipe;
     c.options = options;
-    c.classes = classes.value_or(std::vector<int>{});
+    c.classes = nonempty_classes(classes);
     c.use_graphs = use_graphs;
     pipeline_ = std::make_unique<Pipeline>(c, std::move(engine));
   }
@@ -264,7 +272,7 @@ class PyPipeline {
   // run() holds mutex_ without the GIL and takes the GIL inside CallableEngine::enqueue: taking
   // mutex_ while holding the GIL would deadlock against it, so every locker drops the GIL first.
   void set_options(const DecodeOptions& options, const std::optional<std::vector<int>>& classes) {
-    std::vector<int> ids = classes.value_or(std::vector<int>{});
+    std::vector<int> ids = nonempty_classes(classes);
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(mutex_);
     pipeline_->set_options(options, ids);
@@ -347,6 +355,7 @@ void cuda_decode_nms(std::uintptr_t output, int batch, const HeadSpec& head, con
   const std::size_t mask_at = align256(geometries.size() * sizeof(Geometry));
   std::vector<unsigned char> table(mask_at + nc, 0);
   std::memcpy(table.data(), geometries.data(), geometries.size() * sizeof(Geometry));
+  if (classes) nonempty_classes(classes);
   if (classes)
     for (int c : *classes) {
       if (c < 0 || c >= nc)

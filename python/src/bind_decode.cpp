@@ -45,6 +45,7 @@ void check_output_shape(const py::array& out, const HeadSpec& h) {
 std::vector<std::uint8_t> class_mask(const std::optional<std::vector<int>>& classes, int nc) {
   std::vector<std::uint8_t> mask;
   if (!classes) return mask;
+  if (classes->empty()) throw InvalidArgument("classes: expected at least one class id, or None for every class");
   mask.assign(std::max(nc, 1), 0);
   for (int c : *classes) {
     if (c < 0 || c >= nc)
