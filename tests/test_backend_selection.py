@@ -18,7 +18,7 @@ import fastdet
 from fastdet import _core, backends
 from fastdet.backends import BackendUnavailable, device_engine, onnxruntime_cuda, tensorrt
 from fastdet.cli import build_parser, main
-from fastdet.engine_cli import parse_batch
+from fastdet.build_cli import parse_batch
 from tiny_models import yolov8_like
 
 GPU_BACKENDS = ["tensorrt", "onnxruntime-cuda"]

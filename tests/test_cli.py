@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -45,8 +47,8 @@ def test_detect_save_and_summary(model, images, tmp_path, capsys):
 
 
 def test_detect_errors(model, tmp_path, capsys):
-    with pytest.raises(SystemExit, match="no such file"):
-        main(["detect", str(tmp_path / "nope.jpg"), "--model", str(model)])
+    assert main(["detect", str(tmp_path / "nope.jpg"), "--model", str(model)]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
     cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
     assert main(["detect", str(tmp_path / "a.png"), "--model", str(tmp_path / "missing.onnx")]) == 2
     assert "no such file" in capsys.readouterr().err
@@ -70,3 +72,56 @@ def test_python_dash_m(model):
     r = subprocess.run([sys.executable, "-m", "fastdet", "info", str(model)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "backends:" in r.stdout
+
+
+def test_one_bad_image_in_a_folder_is_reported_and_the_rest_processed(model, tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("a.png", "c.png"):
+        cv2.imwrite(str(folder / name), np.full((32, 32, 3), 255, np.uint8))
+    (folder / "b.png").write_bytes(b"not a png at all")
+    assert main(["detect", str(folder), "--model", str(model), "--json"]) == 1
+    captured = capsys.readouterr()
+    records = json.loads(captured.out)
+    assert [Path(r["image"]).name for r in records] == ["a.png", "b.png", "c.png"]
+    assert "error" in records[1] and "detections" in records[0] and "detections" in records[2]
+    assert "b.png" in captured.err and "1 of 3 images failed" in captured.err and "Traceback" not in captured.err
+
+
+def test_save_onto_a_file_is_one_line(model, tmp_path, capsys):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "out").write_text("a file")
+    assert main(["detect", str(img), "--model", str(model), "--save", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "Traceback" not in err
+
+
+def test_same_names_from_two_folders_do_not_overwrite(model, tmp_path):
+    for sub in ("x", "y"):
+        (tmp_path / sub).mkdir()
+        cv2.imwrite(str(tmp_path / sub / "img.png"), np.full((16, 16, 3), 255, np.uint8))
+    out = tmp_path / "out"
+    assert main(["detect", str(tmp_path / "x"), str(tmp_path / "y"), "--model", str(model), "--save", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["img-2.png", "img.png"]
+
+
+def test_model_folder_and_zero_size_model_are_one_line(model, tmp_path, capsys):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    assert main(["detect", str(img), "--model", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads and writes anything")
+def test_unreadable_image_and_unwritable_save_folder(model, tmp_path, capsys):
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), np.zeros((8, 8, 3), np.uint8))
+    img.chmod(0)
+    assert main(["detect", str(img), "--model", str(model)]) == 1
+    assert "cannot read" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    img.chmod(0o600)
+    assert main(["detect", str(img), "--model", str(model), "--save", str(locked)]) == 2
+    assert "not writable" in capsys.readouterr().err

@@ -265,3 +265,34 @@ def test_empty_class_filter_is_refused_everywhere(tmp_path):
     m = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
     with pytest.raises(fastdet.InputError, match="at least one class"):
         fastdet.Detector(m, classes=[])
+
+
+def test_public_surface_is_what_all_says():
+    names = dir(fastdet)
+    assert "version" not in names and "PackageNotFoundError" not in names and "detector" not in names
+    assert set(fastdet.__all__) <= set(names)
+
+
+def test_detector_settings_are_read_only(tmp_path):
+    m = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
+    det = fastdet.Detector(m, classes=[1])
+    with pytest.raises(AttributeError):
+        det.options = _core.DecodeOptions(conf=0.9)  # once silently ignored by the GPU path
+    with pytest.raises(AttributeError):
+        det.classes = [0]
+    det.classes.append(0)  # a copy: the Detector's filter is unchanged
+    assert det.classes == [1]
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        det.info.names = {}
+
+
+def test_command_modules_do_not_import_each_other():
+    import subprocess
+    import sys
+
+    code = ("import sys, fastdet.detect_cli, fastdet.info_cli, fastdet.models_cli, fastdet.build_cli, "
+            "fastdet.bench.cli; print('fastdet.cli' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from . import _core
 from .detector import Detector, detect
@@ -20,8 +20,8 @@ from .recipes import make_recipe
 from .results import Box, Detections
 
 try:
-    __version__ = version("fastdet")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("fastdet")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 Recipe = _core.Recipe
@@ -55,3 +55,8 @@ __all__ = [
     "make_recipe",
     "nms",
 ]
+
+
+def __dir__() -> list[str]:
+    # dir() ignores __all__: without this it lists every submodule and helper import too.
+    return sorted([*__all__, "__version__"])

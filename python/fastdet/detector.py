@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any, Sequence, overload
 
-
 from . import _core, backends
 from .call_options import ClassFilter, override, resolve_classes, split
 from .frames import Frame, FrameLike, as_frame
@@ -24,7 +23,10 @@ class Detector:
 
     model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26);
     None takes $FASTDET_MODEL, else the embedded YOLOX-Nano (COCO-80).
-    backend: "auto" (TensorRT -> ONNX Runtime CUDA -> ONNX Runtime CPU), or one of those by name.
+    backend: "auto" (TensorRT -> ONNX Runtime CUDA -> PyTorch on a GPU -> ONNX Runtime CPU), or
+    one of those by name; further keyword options go to that backend (``fastdet.backends.options``:
+    e.g. ``threads=`` for ONNX Runtime, ``precision=`` for TensorRT and PyTorch) and an option it
+    does not take is an ``InputError``.
     conf: keep boxes scoring strictly above this. iou: NMS IoU threshold. max_det: boxes per image.
     classes: keep only these class ids or names ("person" alone is a filter of one).
     agnostic: class-agnostic NMS. conf, iou, max_det, classes and agnostic are defaults that a
@@ -34,11 +36,14 @@ class Detector:
     recipe / head / names: override the preprocessing recipe, head format or class names that
     were read from the model.
     device: None (any), "cpu", or "cuda[:N]". With a GPU backend that drives a device engine
-    (TensorRT) the whole path runs on the GPU: CUDA letterbox, engine, CUDA decode + NMS, with a
-    CUDA graph per shape unless use_graphs=False; frames may then also be CuPy/PyTorch CUDA arrays.
+    (TensorRT, PyTorch) the whole path runs on the GPU: CUDA letterbox, engine, CUDA decode + NMS,
+    with a CUDA graph per shape unless use_graphs=False; frames may then also be CuPy/PyTorch CUDA
+    arrays.
 
-    A Detector keeps reusable buffers and is not meant to be shared between threads: create
-    one per thread.
+    Threads: a Detector keeps reusable buffers, so its calls take a lock and run one at a time.
+    Sharing one between threads is safe but serialises them; for parallel throughput create one
+    per thread. ``options``, ``classes`` and ``info`` are read-only: per-call overrides change
+    thresholds for one call, a new Detector changes them for good.
     """
 
     def __init__(
@@ -60,11 +65,11 @@ class Detector:
         **backend_options: Any,
     ) -> None:
         path = check_model_path(model)
-        self.options = _core.DecodeOptions(conf, iou, max_det, max_candidates, agnostic)
+        self._options = _core.DecodeOptions(conf, iou, max_det, max_candidates, agnostic)
         self._backend = backends.create(backend, path, device=device, head=head, recipe=recipe, names=names,
                                         **backend_options)
-        self.info: ModelInfo = self._backend.info
-        self.classes = self._resolve_classes(classes)
+        self._info: ModelInfo = self._backend.info
+        self._classes = self._resolve_classes(classes)
         # GPU backends with a device engine run the whole frame -> boxes path on the GPU.
         self._gpu: GpuPath | None = None
         if GpuPath.usable(self._backend, device):
@@ -78,6 +83,21 @@ class Detector:
 
     def _resolve_classes(self, classes: ClassFilter | None) -> list[int] | None:
         return resolve_classes(classes, self.info.names, self.info.head.num_classes)
+
+    @property
+    def options(self) -> _core.DecodeOptions:
+        """The default thresholds and caps (read-only: the GPU pipeline is built with them)."""
+        return self._options
+
+    @property
+    def classes(self) -> list[int] | None:
+        """The default class filter (ids), or None for every class (read-only)."""
+        return None if self._classes is None else list(self._classes)
+
+    @property
+    def info(self) -> ModelInfo:
+        """What was read from the model: input, output, head, recipe, names (read-only)."""
+        return self._info
 
     @property
     def backend(self) -> str:
@@ -115,7 +135,7 @@ class Detector:
         Returns Detections, or a list of them for a list input.
         """
         options = override(self.options, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic)
-        ids = self.classes if classes is None else self._resolve_classes(classes)
+        ids = self._classes if classes is None else self._resolve_classes(classes)
         if isinstance(frames, (list, tuple)):
             if self._gpu is not None and frames and is_device_array(frames[0]):
                 with self._lock:

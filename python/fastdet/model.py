@@ -22,7 +22,7 @@ HOW_TO_GET_A_MODEL = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelInfo:
     """What fastdet needs to know about a detector.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import cli
+HELP = "the embedded default model, and how to bring your own"
 
 
 def guide() -> str:
@@ -55,9 +55,10 @@ recipe="ultralytics" | "yolox" | "stretch" or fastdet.make_recipe(...), names={{
 """
 
 
-def cmd_models(args: argparse.Namespace) -> int:
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """No arguments."""
+
+
+def run(args: argparse.Namespace) -> int:
     print(guide(), end="")
     return 0
-
-
-cli.COMMANDS["models"] = ("the embedded default model, and how to bring your own", lambda p: None, cmd_models)

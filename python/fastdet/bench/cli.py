@@ -1,4 +1,4 @@
-"""The ``fastdet bench`` subcommand (registered into ``fastdet.cli.COMMANDS`` on import).
+"""The ``fastdet bench`` subcommand.
 
     fastdet bench MODEL [--device cpu|cuda] [--batch 1,8] [--frames 1920x1080] [--iters N]
                         [--json out.json] [--plot out.png]
@@ -12,8 +12,10 @@ import argparse
 import json
 import sys
 
-from ..cli import COMMANDS
+from ..errors import InputError
 from . import gate
+
+HELP = "benchmark a model (latency, stages, throughput) or run the speed gates"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,13 +33,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     gate.add_arguments(p)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.gate or args.baseline or args.current:
         if args.model:
-            raise ValueError("give either MODEL or --gate/--baseline, not both")
+            raise InputError("give either MODEL or --gate/--baseline, not both")
         return gate.run(args.gate, args)
     if not args.model:
-        raise ValueError("give a MODEL to benchmark (or --gate bench/gates.toml)")
+        raise InputError("give a MODEL to benchmark (or --gate bench/gates.toml)")
     from . import runner
 
     if args.plot:
@@ -59,7 +61,3 @@ def cmd_bench(args: argparse.Namespace) -> int:
         plot_report(report, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
-
-
-COMMANDS["bench"] = ("benchmark a model (latency, stages, throughput) or run the speed gates", add_arguments,
-                     cmd_bench)

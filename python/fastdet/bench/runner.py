@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..errors import InputError
+
 
 def parse_batches(text: str) -> list[int]:
     """``"1,8"`` -> [1, 8]."""
@@ -46,15 +48,16 @@ def check_device(device: str) -> None:
     if device == "cpu":
         return
     if not device.startswith("cuda"):
-        raise ValueError(f"--device: expected cpu or cuda, got {device!r}")
+        raise InputError(f"--device: expected cpu or cuda, got {device!r}")
     from .. import _core, backends
+    from ..errors import BackendUnavailable
 
     gpu = backends.gpu_availability()
     if any(r is None for r in gpu.values()):
         return
     why = "no GPU found" if _core.built_with_cuda else "this fastdet was built without CUDA"
     detail = "; ".join(f"{n}: {r}" for n, r in gpu.items()) or "no GPU backend is installed"
-    raise RuntimeError(f"--device {device}: no CUDA backend can run here ({why}; {detail}). "
+    raise BackendUnavailable(f"--device {device}: no CUDA backend can run here ({why}; {detail}). "
                        "Install fastdet[gpu] on a machine with an NVIDIA GPU, or use --device cpu.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import cli
+HELP = "build TensorRT engines ahead of time and print where they are cached"
 
 
 def parse_batch(text: str) -> tuple[int, int, int]:
@@ -33,7 +33,7 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _build_args(p: argparse.ArgumentParser) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="ONNX detector")
     precision = p.add_mutually_exclusive_group()
     precision.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
@@ -50,14 +50,15 @@ def _build_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cuda or cuda:N (default: cuda:0)")
 
 
-def cmd_build(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     from .backends import tensorrt
+    from .errors import BackendUnavailable
     from .model import check_model_path
 
     path = check_model_path(args.model)
     reason = tensorrt.unavailable_reason()
     if reason:
-        raise RuntimeError(f"cannot build TensorRT engines here: {reason}")
+        raise BackendUnavailable(f"cannot build TensorRT engines here: {reason}")
     info = tensorrt.describe_model(path)
     key, entry = tensorrt.load_or_build(info, precision=args.precision, batch=args.batch,
                                         workspace_mb=args.workspace, cache_dir=args.cache, device=args.device)
@@ -66,7 +67,3 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(f"{entry.path}  ({state}; {key.precision}, batch {lo}:{opt}:{hi}, {key.gpu}, TensorRT {key.runtime_version})",
           file=sys.stdout)
     return 0
-
-
-cli.COMMANDS["build"] = ("build TensorRT engines ahead of time and print where they are cached",
-                         _build_args, cmd_build)
