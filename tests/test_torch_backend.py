@@ -105,10 +105,10 @@ def test_unconvertible_model_raises_model_error(torch, tmp_path):
 
 def test_missing_packages_named(monkeypatch):
     """Whatever is installed here: with only onnx2pytorch missing, the reason names it and the extra."""
-    monkeypatch.setattr(backends.pytorch, "_find", lambda name: name != "onnx2pytorch")
+    monkeypatch.setattr(backends.pytorch, "installed", lambda name: name != "onnx2pytorch")
     reason = backends.pytorch.unavailable_reason()
     assert reason is not None and "onnx2pytorch" in reason and "fastdet[torch]" in reason
-    monkeypatch.setattr(backends.pytorch, "_find", lambda name: True)
+    monkeypatch.setattr(backends.pytorch, "installed", lambda name: True)
     assert backends.pytorch.unavailable_reason() is None
 
 

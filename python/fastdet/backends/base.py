@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import importlib.util
 from abc import ABC, abstractmethod
 
 import numpy as np
 
 from ..errors import BackendUnavailable  # noqa: F401  (re-exported: backends import it from here)
 from ..model import ModelInfo
+
+
+def installed(package: str) -> bool:
+    """True when ``package`` can be imported, found without importing it (backends' availability
+    checks must not load a GPU runtime just to report on it)."""
+    try:
+        return importlib.util.find_spec(package) is not None
+    except (ValueError, ImportError):  # a broken install, or a parent package that fails to import
+        return False
 
 
 class Backend(ABC):

@@ -10,14 +10,13 @@ pipeline is driven by TensorRT or PyTorch.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..model import describe_session
-from .base import BackendUnavailable
+from .base import BackendUnavailable, installed
 from .device_engine import device_index, gpu_unavailable_reason
 from .onnxruntime_cpu import OnnxRuntimeCPU, open_session, session_options
 from .options import OnnxRuntimeOptions
@@ -27,11 +26,7 @@ PROVIDER = "CUDAExecutionProvider"
 
 def unavailable_reason() -> str | None:
     """None when this backend can run here, else why not."""
-    try:
-        found = importlib.util.find_spec("onnxruntime") is not None
-    except (ValueError, ImportError):
-        found = False
-    if not found:
+    if not installed("onnxruntime"):
         return "onnxruntime-gpu is not installed (pip install 'fastdet[gpu]')"
     reason = gpu_unavailable_reason()
     if reason:

@@ -30,7 +30,6 @@ a graph (logged once).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import threading
 import warnings
@@ -39,10 +38,10 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..devices import cuda_index
 from ..errors import InputError
 from ..model import ModelError, ModelInfo
-from .base import Backend, BackendUnavailable
-from ..devices import cuda_index
+from .base import Backend, BackendUnavailable, installed
 from .device_engine import DeviceEngine, TensorSpec
 from .onnxruntime_cpu import describe_model
 from .options import TorchOptions
@@ -53,18 +52,11 @@ log = logging.getLogger("fastdet")
 MAX_GRAPHS = 8
 
 
-def _find(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ValueError, ImportError):
-        return False
-
-
 def unavailable_reason() -> str | None:
     """None when this backend can run here (on some device), else why not. Imports nothing heavy."""
     for module, extra in (("torch", "torch"), ("onnx2pytorch", "torch"), ("onnx", "torch"),
                           ("onnxruntime", "cpu")):
-        if not _find(module):
+        if not installed(module):
             return f"the {module} package is not installed (pip install 'fastdet[{extra}]')"
     return None
 

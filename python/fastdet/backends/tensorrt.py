@@ -19,7 +19,6 @@ converted to fp16 (e.g. with ModelOpt AutoCast).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import threading
@@ -33,7 +32,7 @@ import numpy as np
 from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
 from ..private_files import read_trusted, write_atomic
 from ..model import ModelError, ModelInfo
-from .base import Backend, BackendUnavailable
+from .base import Backend, BackendUnavailable, installed
 from .onnxruntime_cpu import describe_model
 from .options import TensorRTOptions
 from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
@@ -43,23 +42,16 @@ log = logging.getLogger("fastdet")
 PRECISIONS = ("fp16", "fp32")
 
 
-def _find(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ValueError, ImportError):
-        return False
-
-
 def unavailable_reason() -> str | None:
     """None when this backend can run here, else why not (imports nothing heavy)."""
-    if not _find("tensorrt"):
+    if not installed("tensorrt"):
         return "the tensorrt package is not installed (pip install 'fastdet[gpu]' or 'fastdet[gpu-cu12]')"
     reason = gpu_unavailable_reason()
     if reason:
         return reason
-    if not _find("cupy"):
+    if not installed("cupy"):
         return "cupy is not installed (pip install 'fastdet[gpu]'): the TensorRT backend's device buffers use it"
-    if not _find("onnxruntime"):
+    if not installed("onnxruntime"):
         return "onnxruntime (or onnxruntime-gpu) is not installed: fastdet reads the model's metadata with it"
     return None
 
