@@ -15,12 +15,8 @@ from typing import Sequence
 from . import _core
 from .errors import InputError, ModelError
 
-FORMATS = {
-    "yolov8": _core.HeadFormat.YOLOV8,
-    "yolov5": _core.HeadFormat.YOLOV5,
-    "yolox": _core.HeadFormat.YOLOX,
-    "end2end": _core.HeadFormat.END2END,
-}
+# Names from the native enum itself ("yolov8", "yolov5", "yolox", "end2end"): one table, shared with its repr.
+FORMATS = {name.lower(): value for name, value in _core.HeadFormat.__members__.items()}
 
 YOLOX_STRIDES = (8, 16, 32)
 

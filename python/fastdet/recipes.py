@@ -13,11 +13,8 @@ from typing import Sequence
 from . import _core
 from .errors import InputError
 
-_PLACEMENTS = {
-    "center": _core.Placement.CENTER,
-    "top_left": _core.Placement.TOP_LEFT,
-    "stretch": _core.Placement.STRETCH,
-}
+# Names from the native enum itself ("center", "top_left", "stretch"): one table, shared with its repr.
+_PLACEMENTS = {name.lower(): value for name, value in _core.Placement.__members__.items()}
 
 
 def make_recipe(
@@ -33,17 +30,17 @@ def make_recipe(
     """Builds a recipe. ``mean``/``std`` are per output channel and applied after ``scale``:
     ``value = (pixel * scale - mean[c]) / std[c]``; the pad value goes through the same formula."""
     if placement not in _PLACEMENTS:
-        raise ValueError(f"placement: expected one of {sorted(_PLACEMENTS)}, got {placement!r}")
+        raise InputError(f"placement: expected one of {sorted(_PLACEMENTS)}, got {placement!r}")
     if len(mean) != 3 or len(std) != 3:
-        raise ValueError(f"mean/std: expected 3 values each, got {len(mean)} and {len(std)}")
+        raise InputError(f"mean/std: expected 3 values each, got {len(mean)} and {len(std)}")
     r = _core.Recipe()
     r.placement = _PLACEMENTS[placement]
     r.pad_value = float(pad_value)
     r.scale = float(scale)
     r.mean = tuple(float(m) for m in mean)
     r.std = tuple(float(s) for s in std)
-    r.output_rgb = bool(output_rgb)
-    r.scaleup = bool(scaleup)
+    r.output_rgb = output_rgb  # the native setters take booleans only (InputTypeError otherwise)
+    r.scaleup = scaleup
     return r
 
 

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -42,21 +43,13 @@ float finite_float(float v, const char* name) {
   return v;
 }
 
-std::string placement_name(Placement p) {
-  switch (p) {
-    case Placement::Center: return "center";
-    case Placement::TopLeft: return "top_left";
-    default: return "stretch";
-  }
-}
-
-std::string format_name(HeadFormat f) {
-  switch (f) {
-    case HeadFormat::YoloV8: return "yolov8";
-    case HeadFormat::YoloV5: return "yolov5";
-    case HeadFormat::YoloX: return "yolox";
-    default: return "end2end";
-  }
+// The enum's own name, lower-cased ("center", "yolov8"): the one name table is the binding's
+// enum (Python's recipes and heads modules read the same __members__).
+template <class E>
+std::string enum_name(E value) {
+  std::string n = py::str(py::cast(value).attr("name")).cast<std::string>();
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
 }
 
 }  // namespace
@@ -104,7 +97,7 @@ void bind_types(py::module_& m) {
           [](Recipe& r, const py::object& v) { r.output_rgb = strict_bool(v, "output_rgb"); })
       .def("__repr__", [](const Recipe& r) {
         std::ostringstream s;
-        s << "Recipe(placement=" << placement_name(r.placement) << ", pad_value=" << r.pad_value
+        s << "Recipe(placement=" << enum_name(r.placement) << ", pad_value=" << r.pad_value
           << ", scale=" << r.scale << ", mean=(" << r.mean[0] << ", " << r.mean[1] << ", " << r.mean[2]
           << "), std=(" << r.std[0] << ", " << r.std[1] << ", " << r.std[2]
           << "), output_rgb=" << (r.output_rgb ? "True" : "False")
@@ -172,7 +165,7 @@ void bind_types(py::module_& m) {
       .def_property_readonly("image_stride", &HeadSpec::image_stride)
       .def("__repr__", [](const HeadSpec& h) {
         std::ostringstream s;
-        s << "HeadSpec(format=" << format_name(h.format) << ", num_classes=" << h.num_classes
+        s << "HeadSpec(format=" << enum_name(h.format) << ", num_classes=" << h.num_classes
           << ", num_anchors=" << h.num_anchors << ")";
         return s.str();
       });
