@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 built_with_cuda: bool
+sanitized: bool  # an ASan + UBSan test build
 
 class Placement(enum.Enum):
     CENTER = 0
@@ -96,6 +97,8 @@ class DecodeStats:
     def dropped(self) -> int: ...
     @property
     def kept(self) -> int: ...
+    @property
+    def invalid(self) -> int: ...
 
 def letterbox_into(frame: npt.NDArray[np.uint8], out: npt.NDArray[np.float32], recipe: Recipe,
                    rgb: bool = False) -> Geometry:
@@ -107,7 +110,10 @@ def decode(output: npt.NDArray[np.float32], head: HeadSpec, geometries: Sequence
     """Per image: (xyxy float32[N, 4], scores float32[N], class_ids int32[N], stats)."""
 
 def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float,
-        class_ids: npt.NDArray[np.int32] | None = None, max_det: int = -1) -> npt.NDArray[np.int64]: ...
+        class_ids: npt.NDArray[np.integer[Any]] | None = None, max_det: int = -1) -> npt.NDArray[np.int64]: ...
+
+def check_frame(frame: npt.NDArray[np.uint8]) -> None:
+    """Raises InputTypeError / InputError unless frame is uint8[H, W, 3|4] of packed pixels."""
 
 def num_threads() -> int: ...
 def cuda_available() -> bool: ...

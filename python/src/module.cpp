@@ -46,6 +46,11 @@ PYBIND11_MODULE(_core, m) {
   bind_letterbox(m);
   bind_decode(m);
   m.def("num_threads", &fastdet::parallel_threads, "Threads the CPU core spreads work over.");
+#ifdef FASTDET_SANITIZED
+  m.attr("sanitized") = true;  // an ASan + UBSan test build (large, slow): never shipped
+#else
+  m.attr("sanitized") = false;
+#endif
 #ifdef FASTDET_WITH_CUDA
   m.attr("built_with_cuda") = true;
   bind_cuda(m);
