@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .errors import EngineError
 from .private_files import private_dir, read_trusted, write_atomic
 
 log = logging.getLogger("fastdet")
@@ -212,6 +213,6 @@ class EngineCache:
                 log.warning("engine cache %s: %s; rebuilding it", self.path_for(key), problem)
             data = build()
             if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) == 0:
-                raise RuntimeError("engine build returned no engine bytes")
+                raise EngineError("engine build returned no engine bytes")
             data = bytes(data)
             return CachedEngine(data, self.store(key, data), built=True)

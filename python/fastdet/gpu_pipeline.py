@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from . import _core
 from .backends.base import Backend
 from .backends.device_engine import DeviceEngine, device_index, pipeline_available, pipeline_engine
+from .errors import InputError
 from .model import ModelInfo
 
 log = logging.getLogger("fastdet")
@@ -84,7 +85,7 @@ class GpuPath:
         if all(is_device_array(f) for f in frames):
             out = self.pipeline.run_device(frames, rgb, producer_stream(frames[0]))
         elif any(is_device_array(f) for f in frames):
-            raise ValueError("frames: expected all host (numpy) or all device (CuPy/PyTorch) arrays, not a mix")
+            raise InputError("frames: expected all host (numpy) or all device (CuPy/PyTorch) arrays, not a mix")
         else:
             out = self.pipeline.run(frames, rgb)
         failures = self.pipeline.capture_failures

@@ -23,6 +23,7 @@ import numpy as np
 
 from .. import _core
 from ..devices import cuda_index
+from ..errors import BackendUnavailable
 
 Enqueue = Callable[[int, int, int], None]
 
@@ -102,5 +103,5 @@ def pipeline_engine(engine: DeviceEngine) -> Any:
     """Wraps ``engine`` for the CUDA pipeline (a ``_core.cuda.CallableEngine``)."""
     kind = _callable_engine_type()
     if kind is None:
-        raise RuntimeError("this build of fastdet has no CUDA pipeline (fastdet._core.cuda.CallableEngine)")
+        raise BackendUnavailable("this build of fastdet has no CUDA pipeline (fastdet._core.cuda.CallableEngine)")
     return kind(engine.enqueue, engine.graph_capturable)

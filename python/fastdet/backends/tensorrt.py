@@ -31,6 +31,7 @@ import numpy as np
 
 from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
 from ..private_files import read_trusted, write_atomic
+from ..errors import EngineError, InputError
 from ..model import ModelError, ModelInfo
 from .base import Backend, BackendUnavailable, installed
 from .onnxruntime_cpu import describe_model
@@ -107,9 +108,9 @@ def profile_for(info: ModelInfo, batch: int | Sequence[int] | None) -> tuple[int
     else:
         triple = tuple(int(b) for b in batch)
     if len(triple) != 3 or not 1 <= triple[0] <= triple[1] <= triple[2]:
-        raise ValueError(f"batch: expected (min, opt, max) with 1 <= min <= opt <= max, got {batch!r}")
+        raise InputError(f"batch: expected (min, opt, max) with 1 <= min <= opt <= max, got {batch!r}")
     if static and triple != (static,) * 3:
-        raise ValueError(f"batch: {info.path.name} has a static batch of {static}; "
+        raise InputError(f"batch: {info.path.name} has a static batch of {static}; "
                          f"re-export it with a dynamic batch axis to build a profile {triple}")
     return triple  # type: ignore[return-value]
 
@@ -157,7 +158,7 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mb) << 20)
     if key.precision == "fp16":
         if not hasattr(trt.BuilderFlag, "FP16"):
-            raise ValueError("precision='fp16': this TensorRT builds strongly typed networks only; convert the "
+            raise InputError("precision='fp16': this TensorRT builds strongly typed networks only; convert the "
                              "ONNX to fp16 first (e.g. ModelOpt AutoCast) and build it with precision='fp32'")
         with warnings.catch_warnings():  # deprecated (not removed) in late TensorRT 10 releases
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -188,7 +189,7 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
             config.set_timing_cache(tc, False)
     data = builder.build_serialized_network(network, config)
     if data is None:
-        raise RuntimeError(f"{info.path.name}: TensorRT could not build an engine (see the TensorRT errors logged above)")
+        raise EngineError(f"{info.path.name}: TensorRT could not build an engine (see the TensorRT errors logged above)")
     if tc is not None and timing_cache is not None:
         _write_timing_cache(timing_cache, bytes(config.get_timing_cache().serialize()))
     return bytes(data)
@@ -207,7 +208,7 @@ def load_or_build(info: ModelInfo, *, precision: str | None = None, batch: int |
     """The cached engine for the model, building (and caching) it first when needed."""
     precision = precision or default_precision()
     if precision not in PRECISIONS:
-        raise ValueError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
+        raise InputError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
     cache = EngineCache(cache_dir)
     key = cache_key(info, precision, profile_for(info, batch), device_index(device))
     timing = _timing_cache_path(cache, key)
@@ -253,7 +254,7 @@ def open_engine(info: ModelInfo, device: str | None = None, **options: Any) -> _
             key, entry = load_or_build(info, device=device, **options)
             shared = _deserialize(entry.data)
         if shared is None:
-            raise RuntimeError(f"TensorRT cannot deserialise the engine it just built ({entry.path})")
+            raise EngineError(f"TensorRT cannot deserialise the engine it just built ({entry.path})")
         _SHARED[slot] = shared
         return shared
 
@@ -299,10 +300,10 @@ class TensorRTEngine(DeviceEngine):
             if ctx is None:
                 ctx = self._shared.engine.create_execution_context()
                 if ctx is None:
-                    raise RuntimeError("TensorRT could not create an execution context (out of GPU memory?)")
+                    raise EngineError("TensorRT could not create an execution context (out of GPU memory?)")
                 shape = (batch, *self._input_shape[1:])
                 if not ctx.set_input_shape(self.input_name, shape):
-                    raise ValueError(f"batch {batch} is outside the engine's optimisation profile; "
+                    raise InputError(f"batch {batch} is outside the engine's optimisation profile; "
                                      "rebuild it with a larger batch range (fastdet build MODEL --batch MIN:OPT:MAX)")
                 self._contexts[batch] = ctx
         return ctx
@@ -319,7 +320,7 @@ class TensorRTEngine(DeviceEngine):
         ctx.set_tensor_address(self.input_name, input_ptr)
         ctx.set_tensor_address(self.output_name, output_ptr)
         if not ctx.execute_async_v3(stream_handle):
-            raise RuntimeError("TensorRT execute_async_v3 failed (see the TensorRT errors logged above)")
+            raise EngineError("TensorRT execute_async_v3 failed (see the TensorRT errors logged above)")
 
 
 class TensorRT(Backend):
