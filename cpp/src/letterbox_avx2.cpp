@@ -22,15 +22,18 @@ namespace {
 // unsigned bytes by the weights' low and high 6 bits give S >> 4 = (hi << 2) + (lo >> 4) in
 // 16 bits, as in the SSE2 set, with the row layout's fourth lane zero.
 struct PairLayout {
-  int pairs;          // even
-  bool all_window;    // every pair needs one load only
+  int pairs;  // even
   std::size_t offsets, masks, lo, hi;  // byte positions of the arrays in the prepared buffer
 };
+
+// Header bytes of the prepared buffer.
+constexpr int kAllWindow = 0;  // every pair needs one load only
+constexpr int kNoLow = 1;      // every weight is a multiple of 64 (scales 1/2, 1/3, ...): skip the low part
 
 PairLayout layout(int count) {
   PairLayout l;
   l.pairs = ((count + 1) / 2 + 1) & ~1;
-  l.offsets = 64;  // after a header holding all_window
+  l.offsets = 64;  // after the header
   l.masks = l.offsets + ((static_cast<std::size_t>(l.pairs) * 8 + 31) & ~std::size_t(31));
   l.lo = l.masks + 16 * static_cast<std::size_t>(l.pairs);
   l.hi = l.lo + 16 * static_cast<std::size_t>(l.pairs);
@@ -42,7 +45,7 @@ void prepare(const Columns& cols, std::vector<std::uint8_t>& out) {
   out.assign(l.hi + 16 * static_cast<std::size_t>(l.pairs), 0);
   auto* offsets = reinterpret_cast<std::int32_t*>(out.data() + l.offsets);
   const int cn = cols.channels;
-  bool all_window = true;
+  bool all_window = true, no_low = true;
   for (int p = 0; p < l.pairs; ++p) {
     const int x[2] = {std::min(2 * p, cols.count - 1), std::min(2 * p + 1, cols.count - 1)};
     const int o0 = cols.taps[x[0]].i0 * cn, o1 = cols.taps[x[1]].i0 * cn;
@@ -57,6 +60,7 @@ void prepare(const Columns& cols, std::vector<std::uint8_t>& out) {
     auto* hi = reinterpret_cast<std::int8_t*>(out.data() + l.hi + 16 * p);
     for (int h = 0; h < 2; ++h) {
       const LinearTap& t = cols.taps[x[h]];
+      no_low &= (t.w0 & 63) == 0 && (t.w1 & 63) == 0;
       for (int c = 0; c < 3; ++c) {
         const int i = 8 * h + 2 * c;
         mask[i] = static_cast<std::uint8_t>(base[h] + c);
@@ -69,35 +73,44 @@ void prepare(const Columns& cols, std::vector<std::uint8_t>& out) {
       mask[8 * h + 6] = mask[8 * h + 7] = 0x80;  // zero lane
     }
   }
-  out[0] = all_window;
+  out[kAllWindow] = all_window;
+  out[kNoLow] = no_low;
 }
 
-template <bool kAllWindow>
+template <bool kOneLoad, bool kLow>
 FASTDET_AVX2 void horizontal_pairs(const std::uint8_t* row, const std::uint8_t* prepared, const PairLayout& l,
                                    std::int16_t* out) {
   const auto* offsets = reinterpret_cast<const std::int32_t*>(prepared + l.offsets);
   for (int p = 0; p < l.pairs; p += 2) {
     __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + offsets[2 * p]));
     __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + offsets[2 * p + 2]));
-    if (!kAllWindow) {
+    if (!kOneLoad) {
       a = _mm_blend_epi32(a, _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + offsets[2 * p + 1])), 0xC);
       b = _mm_blend_epi32(b, _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + offsets[2 * p + 3])), 0xC);
     }
     __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
     v = _mm256_shuffle_epi8(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prepared + l.masks + 16 * p)));
-    const __m256i lo = _mm256_maddubs_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prepared + l.lo + 16 * p)));
     const __m256i hi = _mm256_maddubs_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prepared + l.hi + 16 * p)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * p),
-                        _mm256_add_epi16(_mm256_slli_epi16(hi, 2), _mm256_srli_epi16(lo, 4)));
+    __m256i sum = _mm256_slli_epi16(hi, 2);
+    if (kLow) {
+      const __m256i lo = _mm256_maddubs_epi16(v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(prepared + l.lo + 16 * p)));
+      sum = _mm256_add_epi16(sum, _mm256_srli_epi16(lo, 4));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8 * p), sum);
   }
 }
 
 FASTDET_AVX2 void horizontal(const std::uint8_t* row, const Columns& cols, std::int16_t* out) {
   const PairLayout l = layout(cols.count);
-  if (cols.prepared[0])
-    horizontal_pairs<true>(row, cols.prepared, l, out);
+  const bool one_load = cols.prepared[kAllWindow], low = !cols.prepared[kNoLow];
+  if (one_load && low)
+    horizontal_pairs<true, true>(row, cols.prepared, l, out);
+  else if (one_load)
+    horizontal_pairs<true, false>(row, cols.prepared, l, out);
+  else if (low)
+    horizontal_pairs<false, true>(row, cols.prepared, l, out);
   else
-    horizontal_pairs<false>(row, cols.prepared, l, out);
+    horizontal_pairs<false, false>(row, cols.prepared, l, out);
 }
 
 FASTDET_AVX2 inline __m256i blend16(const std::int16_t* h0, const std::int16_t* h1, __m256i b0, __m256i b1,
@@ -108,52 +121,65 @@ FASTDET_AVX2 inline __m256i blend16(const std::int16_t* h0, const std::int16_t* 
   return _mm256_srai_epi16(_mm256_add_epi16(v, _mm256_set1_epi16(2)), 2);
 }
 
-// Rounds up to 32 values: the row buffers have kRowSlack elements of room.
-FASTDET_AVX2 void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, std::uint8_t* out) {
+// One channel's value form, its constants broadcast.
+template <ValueForm kForm>
+struct Map {
+  __m256 a, b, c;
+  FASTDET_AVX2 explicit Map(const ChannelMap& m)
+      : a(_mm256_set1_ps(kForm == ValueForm::Divide ? m.divisor : m.hi)),
+        b(_mm256_set1_ps(kForm == ValueForm::Divide ? m.mean : m.lo)),
+        c(_mm256_set1_ps(kForm == ValueForm::Divide ? m.std : m.add)) {}
+  FASTDET_AVX2 __m256 operator()(__m256 f) const {
+    if (kForm == ValueForm::SplitNoAdd) return _mm256_add_ps(_mm256_mul_ps(f, a), _mm256_mul_ps(f, b));
+    if (kForm == ValueForm::Split) return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(f, a), c), _mm256_mul_ps(f, b));
+    return _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(f, a), b), c);
+  }
+};
+
+FASTDET_AVX2 inline __m256 channel(__m256i px, int k) {
+  const __m256i v = k == 0 ? px : _mm256_srli_epi32(px, 8 * k);
+  return _mm256_cvtepi32_ps(_mm256_and_si256(v, _mm256_set1_epi32(0xFF)));
+}
+
+template <ValueForm kForm>
+FASTDET_AVX2 void vertical_form(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n,
+                                const PixelMaps& maps, float* const* planes) {
   const __m256i vb0 = _mm256_set1_epi16(static_cast<std::int16_t>(b0));
   const __m256i vb1 = _mm256_set1_epi16(static_cast<std::int16_t>(b1));
   const bool two_rows = b1 != 0;
-  for (int i = 0; i < n; i += 32) {
-    const __m256i a = blend16(h0 + i, h1 + i, vb0, vb1, two_rows);
-    const __m256i b = blend16(h0 + i + 16, h1 + i + 16, vb0, vb1, two_rows);
-    // packus works within 128-bit lanes: put the four 8-byte quarters back in order.
-    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xD8);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), packed);
-  }
-}
-
-FASTDET_AVX2 inline __m256 channel(const std::uint8_t* px, __m128i shift) {
-  const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(px));
-  return _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srl_epi32(v, shift), _mm256_set1_epi32(0xFF)));
-}
-
-FASTDET_AVX2 void store(const std::uint8_t* px, int n, const ChannelMap* const* maps, float* const* planes) {
+  const Map<kForm> m0(*maps.ch[0]), m1(*maps.ch[1]), m2(*maps.ch[2]);
+  float* p0 = planes[0];
+  float* p1 = planes[1];
+  float* p2 = planes[2];
   const int n8 = n & ~7;
-  for (int k = 0; k < 3; ++k) {
-    const ChannelMap& m = *maps[k];
-    float* p = planes[k];
-    const __m128i shift = _mm_cvtsi32_si128(8 * k);
-    if (m.split) {
-      const __m256 hi = _mm256_set1_ps(m.hi), lo = _mm256_set1_ps(m.lo), add = _mm256_set1_ps(m.add);
-      for (int x = 0; x < n8; x += 8) {
-        const __m256 f = channel(px + 4 * x, shift);
-        _mm256_storeu_ps(p + x, _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(f, hi), add), _mm256_mul_ps(f, lo)));
-      }
-    } else {
-      const __m256 d = _mm256_set1_ps(m.divisor), mean = _mm256_set1_ps(m.mean), sd = _mm256_set1_ps(m.std);
-      for (int x = 0; x < n8; x += 8) {
-        const __m256 f = channel(px + 4 * x, shift);
-        _mm256_storeu_ps(p + x, _mm256_div_ps(_mm256_sub_ps(_mm256_div_ps(f, d), mean), sd));
-      }
-    }
-    for (int x = n8; x < n; ++x) p[x] = m.table[px[4 * x + k]];
+  for (int x = 0; x < n8; x += 8) {
+    const __m256i a = blend16(h0 + 4 * x, h1 + 4 * x, vb0, vb1, two_rows);
+    const __m256i b = blend16(h0 + 4 * x + 16, h1 + 4 * x + 16, vb0, vb1, two_rows);
+    // 8 pixels, one byte per channel (packus works within 128-bit lanes: reorder the quarters).
+    const __m256i px = _mm256_permute4x64_epi64(_mm256_packus_epi16(a, b), 0xD8);
+    _mm256_storeu_ps(p0 + x, m0(channel(px, 0)));
+    _mm256_storeu_ps(p1 + x, m1(channel(px, 1)));
+    _mm256_storeu_ps(p2 + x, m2(channel(px, 2)));
+  }
+  vertical_columns(h0, h1, b0, b1, n8, n, maps, planes);
+}
+
+FASTDET_AVX2 void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n,
+                           const PixelMaps& maps, float* const* planes) {
+  switch (maps.form) {
+    case ValueForm::SplitNoAdd:
+      return vertical_form<ValueForm::SplitNoAdd>(h0, h1, b0, b1, n, maps, planes);
+    case ValueForm::Split:
+      return vertical_form<ValueForm::Split>(h0, h1, b0, b1, n, maps, planes);
+    case ValueForm::Divide:
+      return vertical_form<ValueForm::Divide>(h0, h1, b0, b1, n, maps, planes);
   }
 }
 
 }  // namespace
 
 const RowKernels& avx2_kernels() {
-  static const RowKernels k{16, prepare, horizontal, vertical, store};
+  static const RowKernels k{16, prepare, horizontal, vertical};
   return k;
 }
 

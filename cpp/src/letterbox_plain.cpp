@@ -17,23 +17,15 @@ void horizontal(const std::uint8_t* row, const Columns& cols, std::int16_t* out)
   }
 }
 
-void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, std::uint8_t* out) {
-  if (b1 == 0) h1 = h0;  // its weight is zero: any row gives the same result
-  for (int i = 0; i < n; ++i) out[i] = static_cast<std::uint8_t>(vertical_blend(h0[i], h1[i], b0, b1));
-}
-
-void store(const std::uint8_t* px, int n, const ChannelMap* const* maps, float* const* planes) {
-  for (int k = 0; k < 3; ++k) {
-    const float* table = maps[k]->table;
-    float* p = planes[k];
-    for (int x = 0; x < n; ++x) p[x] = table[px[4 * x + k]];
-  }
+void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, const PixelMaps& maps,
+              float* const* planes) {
+  vertical_columns(h0, h1, b0, b1, 0, n, maps, planes);
 }
 
 }  // namespace
 
 const RowKernels& plain_kernels() {
-  static const RowKernels k{0, prepare, horizontal, vertical, store};
+  static const RowKernels k{0, prepare, horizontal, vertical};
   return k;
 }
 

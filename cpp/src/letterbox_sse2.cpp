@@ -60,50 +60,60 @@ inline __m128i blend8(const std::int16_t* h0, const std::int16_t* h1, __m128i b0
   return _mm_srai_epi16(_mm_add_epi16(v, _mm_set1_epi16(2)), 2);
 }
 
-// Rounds up to 16 values: the row buffers have kRowSlack elements of room.
-void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, std::uint8_t* out) {
+// One channel's value form, its constants broadcast.
+template <ValueForm kForm>
+struct Map {
+  __m128 a, b, c;
+  explicit Map(const ChannelMap& m)
+      : a(_mm_set1_ps(kForm == ValueForm::Divide ? m.divisor : m.hi)),
+        b(_mm_set1_ps(kForm == ValueForm::Divide ? m.mean : m.lo)),
+        c(_mm_set1_ps(kForm == ValueForm::Divide ? m.std : m.add)) {}
+  __m128 operator()(__m128 f) const {
+    if (kForm == ValueForm::SplitNoAdd) return _mm_add_ps(_mm_mul_ps(f, a), _mm_mul_ps(f, b));
+    if (kForm == ValueForm::Split) return _mm_add_ps(_mm_add_ps(_mm_mul_ps(f, a), c), _mm_mul_ps(f, b));
+    return _mm_div_ps(_mm_sub_ps(_mm_div_ps(f, a), b), c);
+  }
+};
+
+template <ValueForm kForm>
+void vertical_form(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, const PixelMaps& maps,
+                   float* const* planes) {
   const __m128i vb0 = _mm_set1_epi16(static_cast<std::int16_t>(b0));
   const __m128i vb1 = _mm_set1_epi16(static_cast<std::int16_t>(b1));
+  const __m128i byte = _mm_set1_epi32(0xFF);
   const bool two_rows = b1 != 0;
-  for (int i = 0; i < n; i += 16) {
-    const __m128i a = blend8(h0 + i, h1 + i, vb0, vb1, two_rows);
-    const __m128i b = blend8(h0 + i + 8, h1 + i + 8, vb0, vb1, two_rows);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(a, b));
+  const Map<kForm> m0(*maps.ch[0]), m1(*maps.ch[1]), m2(*maps.ch[2]);
+  float* p0 = planes[0];
+  float* p1 = planes[1];
+  float* p2 = planes[2];
+  const int n4 = n & ~3;
+  for (int x = 0; x < n4; x += 4) {
+    const __m128i a = blend8(h0 + 4 * x, h1 + 4 * x, vb0, vb1, two_rows);
+    const __m128i b = blend8(h0 + 4 * x + 8, h1 + 4 * x + 8, vb0, vb1, two_rows);
+    const __m128i px = _mm_packus_epi16(a, b);  // 4 pixels, one byte per channel
+    _mm_storeu_ps(p0 + x, m0(_mm_cvtepi32_ps(_mm_and_si128(px, byte))));
+    _mm_storeu_ps(p1 + x, m1(_mm_cvtepi32_ps(_mm_and_si128(_mm_srli_epi32(px, 8), byte))));
+    _mm_storeu_ps(p2 + x, m2(_mm_cvtepi32_ps(_mm_and_si128(_mm_srli_epi32(px, 16), byte))));
   }
+  vertical_columns(h0, h1, b0, b1, n4, n, maps, planes);
 }
 
-void store(const std::uint8_t* px, int n, const ChannelMap* const* maps, float* const* planes) {
-  const __m128i byte = _mm_set1_epi32(0xFF);
-  const int n4 = n & ~3;
-  for (int k = 0; k < 3; ++k) {
-    const ChannelMap& m = *maps[k];
-    float* p = planes[k];
-    const __m128i shift = _mm_cvtsi32_si128(8 * k);
-    auto value = [&](int x) {
-      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(px + 4 * x));
-      return _mm_cvtepi32_ps(_mm_and_si128(_mm_srl_epi32(v, shift), byte));
-    };
-    if (m.split) {
-      const __m128 hi = _mm_set1_ps(m.hi), lo = _mm_set1_ps(m.lo), add = _mm_set1_ps(m.add);
-      for (int x = 0; x < n4; x += 4) {
-        const __m128 f = value(x);
-        _mm_storeu_ps(p + x, _mm_add_ps(_mm_add_ps(_mm_mul_ps(f, hi), add), _mm_mul_ps(f, lo)));
-      }
-    } else {
-      const __m128 d = _mm_set1_ps(m.divisor), mean = _mm_set1_ps(m.mean), sd = _mm_set1_ps(m.std);
-      for (int x = 0; x < n4; x += 4) {
-        const __m128 f = value(x);
-        _mm_storeu_ps(p + x, _mm_div_ps(_mm_sub_ps(_mm_div_ps(f, d), mean), sd));
-      }
-    }
-    for (int x = n4; x < n; ++x) p[x] = m.table[px[4 * x + k]];
+void vertical(const std::int16_t* h0, const std::int16_t* h1, int b0, int b1, int n, const PixelMaps& maps,
+              float* const* planes) {
+  switch (maps.form) {
+    case ValueForm::SplitNoAdd:
+      return vertical_form<ValueForm::SplitNoAdd>(h0, h1, b0, b1, n, maps, planes);
+    case ValueForm::Split:
+      return vertical_form<ValueForm::Split>(h0, h1, b0, b1, n, maps, planes);
+    case ValueForm::Divide:
+      return vertical_form<ValueForm::Divide>(h0, h1, b0, b1, n, maps, planes);
   }
 }
 
 }  // namespace
 
 const RowKernels& sse2_kernels() {
-  static const RowKernels k{8, prepare, horizontal, vertical, store};
+  static const RowKernels k{8, prepare, horizontal, vertical};
   return k;
 }
 

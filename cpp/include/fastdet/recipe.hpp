@@ -2,6 +2,8 @@
 // says where pixels go; the recipe says what values they become.
 #pragma once
 
+#include <math.h>
+
 #include "config.hpp"
 #include "geometry.hpp"
 
@@ -19,7 +21,7 @@ struct Recipe {
 
 // The recipe folded with the frame's channel order. Output channel c of a pixel with uint8
 // value v is pixel_value(t, c, v) = (v / divisor - mean[c]) / std[c] in float32, with
-// divisor = 1 / scale rounded to float (255 for /255): ultralytics' `/ 255` and torchvision's
+// divisor = recipe_divisor(scale) (255 for 1/255): ultralytics' `/ 255` and torchvision's
 // ToTensor + Normalize, value for value. src_channel[c] picks the source byte.
 struct PixelTransform {
   float divisor;
@@ -51,9 +53,19 @@ FASTDET_HD float pixel_value(const PixelTransform& t, int c, float v) {
   return div_rn(sub_rn(div_rn(v, t.divisor), t.mean[c]), t.std[c]);
 }
 
+// 1 / scale as the divisor of pixel_value: the integer n where scale is float(1 / n) (the float
+// nearest 1/255 is a little above it: its reciprocal rounds to 254.99998, not 255), otherwise
+// 1 / scale rounded to float.
+FASTDET_HD float recipe_divisor(float scale) {
+  const double d = 1.0 / static_cast<double>(scale);
+  const double n = nearbyint(d);
+  if (n != 0.0 && static_cast<float>(1.0 / n) == scale) return static_cast<float>(n);
+  return static_cast<float>(d);
+}
+
 FASTDET_HD PixelTransform make_pixel_transform(const Recipe& r, bool src_rgb) {
   PixelTransform t;
-  t.divisor = static_cast<float>(1.0 / static_cast<double>(r.scale));
+  t.divisor = recipe_divisor(r.scale);
   // Output channel c holds colour (output_rgb ? RGB : BGR)[c]; source channel order is
   // RGB when src_rgb else BGR. Same order -> identity, different -> reversed.
   bool reverse = r.output_rgb != src_rgb;
