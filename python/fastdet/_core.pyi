@@ -110,6 +110,11 @@ def nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: fl
         class_ids: npt.NDArray[np.int32] | None = None, max_det: int = -1) -> npt.NDArray[np.int64]: ...
 
 def num_threads() -> int: ...
+def simd_level() -> str:
+    """Instruction set letterbox_into uses now ("none", "sse2", "avx2"): the best here, capped by
+    $FASTDET_SIMD. Every level gives the same values."""
+def simd_levels() -> list[str]:
+    """Instruction sets this CPU and build can run the letterbox with, plainest first."""
 def cuda_available() -> bool: ...
 
 # CUDA builds only: the submodule with letterbox, decode_nms, CallableEngine and CudaPipeline
