@@ -1,6 +1,7 @@
-// CPU letterbox driver: column taps and value maps once per call, then output rows in parallel,
-// each one horizontal pass per source row it needs (cached across consecutive output rows), a
-// vertical pass, and the store into the three planes, with the instruction set's row stages.
+// CPU letterbox driver: column taps and value maps once per call, then output rows in parallel:
+// a horizontal pass per source row an output row needs (kept for the next output row, which
+// often needs it too), then the vertical pass, which writes the three planes; both with the
+// row stages of the instruction set in use.
 #include "fastdet/letterbox.hpp"
 
 #include <algorithm>

@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
 
 #define FASTDET_AVX2 __attribute__((target("avx2")))
 
