@@ -103,6 +103,20 @@ def test_random_cases_equal_opencv(simd):
         _check(frame, size, recipe, fmt, f"case {i} ({simd})")
 
 
+def test_random_cases_equal_opencv_without_ipp():
+    """With OpenCV's use of Intel IPP switched off (builds without IPP, e.g. aarch64 wheels, run
+    OpenCV's own code): the same bytes."""
+    rng = np.random.default_rng(4242)
+    before = cv2.ipp.useIPP()
+    cv2.ipp.setUseIPP(False)
+    try:
+        for i in range(200):
+            frame, size, recipe, fmt = _random_case(rng)
+            _check(frame, size, recipe, fmt, f"case {i} (OpenCV without IPP)")
+    finally:
+        cv2.ipp.setUseIPP(before)
+
+
 @pytest.mark.parametrize(
     "shape,size",
     [
