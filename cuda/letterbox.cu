@@ -5,8 +5,9 @@
 #include "error.hpp"
 #include "fastdet/bilinear.hpp"
 
-// This file is compiled with --fmad=false: the blend below must round exactly as the CPU's
-// separate multiplies and adds do, so both paths give bit-identical float32 inputs.
+// This file is compiled with --fmad=false: the tap positions ((d + 0.5) * scale - 0.5, in double)
+// must round as the CPU's separate multiply and subtract do, so both paths sample the same
+// pixels with the same weights; the integer arithmetic after that is exact on both.
 
 namespace fastdet::cuda {
 namespace {
@@ -57,14 +58,12 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
   const bool row_inside = iy >= 0 && iy < g.new_h;
   const std::uint8_t* r0 = nullptr;
   const std::uint8_t* r1 = nullptr;
-  float fy = 0.f;
+  LinearTap ty{0, 0, 0, 0};
   if (row_inside) {
-    int i0, i1;
-    bilinear_tap(iy, it.scale_y, g.src_h, &i0, &i1, &fy);
-    r0 = it.src + i0 * it.row_stride;
-    r1 = it.src + i1 * it.row_stride;
+    ty = row_tap(iy, it.scale_y, g.src_h);
+    r0 = it.src + ty.i0 * it.row_stride;
+    r1 = it.src + ty.i1 * it.row_stride;
   }
-  const float gy = 1.f - fy;
 
 #pragma unroll
   for (int k = 0; k < kPixelsPerThread; ++k) {
@@ -75,20 +74,19 @@ __global__ void __launch_bounds__(kBlockX* kBlockY)
       out[2][k] = t.pad[2];
       continue;
     }
-    int a, c1;
-    float wx;
-    bilinear_tap(ix, it.scale_x, g.src_w, &a, &c1, &wx);
-    const std::uint8_t* l0 = r0 + a * it.channels;
-    const std::uint8_t* q0 = r0 + c1 * it.channels;
-    const std::uint8_t* l1 = r1 + a * it.channels;
-    const std::uint8_t* q1 = r1 + c1 * it.channels;
+    const LinearTap tx = column_tap(ix, it.scale_x, g.src_w);
+    const std::uint8_t* l0 = r0 + tx.i0 * it.channels;
+    const std::uint8_t* q0 = r0 + tx.i1 * it.channels;
+    const std::uint8_t* l1 = r1 + tx.i0 * it.channels;
+    const std::uint8_t* q1 = r1 + tx.i1 * it.channels;
 #pragma unroll
     for (int c = 0; c < 3; ++c) {
       const int s = t.src_channel[c];
-      // Same order of operations as the CPU core: vertical blend per tap, then horizontal.
-      const float left = gy * static_cast<float>(__ldg(l0 + s)) + fy * static_cast<float>(__ldg(l1 + s));
-      const float right = gy * static_cast<float>(__ldg(q0 + s)) + fy * static_cast<float>(__ldg(q1 + s));
-      out[c][k] = (left + wx * (right - left)) * t.mul[c] + t.add[c];
+      // OpenCV's uint8 resize, as the CPU letterbox computes it (bilinear.hpp), then the recipe.
+      const int h0 = horizontal_sum(__ldg(l0 + s), __ldg(q0 + s), tx.w0, tx.w1);
+      const int h1 = horizontal_sum(__ldg(l1 + s), __ldg(q1 + s), tx.w0, tx.w1);
+      const int v = vertical_blend(h0, h1, ty.w0, ty.w1);
+      out[c][k] = pixel_value(t, c, static_cast<float>(v));
     }
   }
 
@@ -114,8 +112,8 @@ LetterboxItem make_letterbox_item(const std::uint8_t* src, long long row_stride,
   it.src = src;
   it.row_stride = row_stride;
   it.channels = channels;
-  it.scale_x = static_cast<double>(g.src_w) / g.new_w;
-  it.scale_y = static_cast<double>(g.src_h) / g.new_h;
+  it.scale_x = linear_scale(g.src_w, g.new_w);
+  it.scale_y = linear_scale(g.src_h, g.new_h);
   it.g = g;
   it.t = make_pixel_transform(r, rgb);
   return it;

@@ -1,6 +1,7 @@
 // Batched CUDA letterbox: B uint8 HWC frames of any sizes -> one [B, 3, H, W] fp32/fp16 CHW
-// tensor (the engine's input binding), in one launch. Geometry and pixel transform come
-// from the shared headers, so the kernel writes what the CPU letterbox writes.
+// tensor (the engine's input binding), in one launch. Geometry, OpenCV's integer resize
+// arithmetic and the pixel transform come from the shared headers, so the kernel writes what
+// the CPU letterbox writes, bit for bit (fp16: that value rounded to half).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -20,7 +21,7 @@ struct LetterboxItem {
   long long row_stride = 0;           // bytes between rows (>= width * channels)
   int channels = 3;                   // 3 (BGR/RGB) or 4 (BGRA/RGBA, alpha ignored)
   int reserved = 0;
-  double scale_x = 1.0, scale_y = 1.0;  // src_w / new_w and src_h / new_h, as the CPU computes them
+  double scale_x = 1.0, scale_y = 1.0;  // linear_scale(src, new) per axis, as the CPU computes them
   Geometry g;
   PixelTransform t;  // recipe folded with the frame's channel order
 };

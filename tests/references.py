@@ -16,9 +16,23 @@ def ultralytics_geometry(h: int, w: int, H: int, W: int) -> tuple[int, int, int,
     return new_w, new_h, int(round(dw - 0.1)), int(round(dh - 0.1))
 
 
+def recipe_divisor(scale: float) -> np.float32:
+    """The documented divisor of a recipe's scale: n where float32(scale) == float32(1 / n), else
+    float32(1 / scale) (1/255 -> 255, not the 254.99998 that float32(1/255)'s reciprocal rounds to)."""
+    s = np.float32(scale)
+    n = round(1.0 / float(s))
+    if n != 0 and np.float32(1.0 / n) == s:
+        return np.float32(n)
+    return np.float32(1.0 / float(s))
+
+
 def reference_letterbox(img, H, W, *, placement="center", pad=114.0, scale=1 / 255, mean=(0, 0, 0),
                         std=(1, 1, 1), output_rgb=True, input_rgb=False):
-    """cv2.resize(INTER_LINEAR) + copyMakeBorder + channel order + scale/mean/std + CHW."""
+    """cv2.resize(INTER_LINEAR) + pad + channel order + the recipe's float formula + CHW.
+
+    img: uint8[h, w, 3|4] (any strides). Values: ``(pixel / recipe_divisor(scale) - mean[c]) / std[c]``
+    in float32: ultralytics' ``/ 255`` and torchvision's ToTensor + Normalize. Returns float32[3, H, W].
+    """
     img = img[:, :, :3]
     h, w = img.shape[:2]
     if placement == "stretch":
@@ -29,12 +43,13 @@ def reference_letterbox(img, H, W, *, placement="center", pad=114.0, scale=1 / 2
     else:
         nw, nh, left, top = ultralytics_geometry(h, w, H, W)
     if (nw, nh) != (w, h):
-        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR).reshape(nh, nw, 3)
     canvas = np.full((H, W, 3), pad, dtype=np.float32)
     canvas[top:top + nh, left:left + nw] = img
     if output_rgb != input_rgb:
         canvas = canvas[:, :, ::-1]
-    out = (canvas * np.float32(scale) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    divisor = recipe_divisor(scale)
+    out = (canvas / divisor - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return np.ascontiguousarray(out.transpose(2, 0, 1), dtype=np.float32)
 
 

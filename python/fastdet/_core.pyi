@@ -116,6 +116,11 @@ def check_frame(frame: npt.NDArray[np.uint8]) -> None:
     """Raises InputTypeError / InputError unless frame is uint8[H, W, 3|4] of packed pixels."""
 
 def num_threads() -> int: ...
+def simd_level() -> str:
+    """Instruction set letterbox_into uses now ("none", "sse2", "avx2"): the best here, capped by
+    $FASTDET_SIMD. Every level gives the same values."""
+def simd_levels() -> list[str]:
+    """Instruction sets this CPU and build can run the letterbox with, plainest first."""
 def cuda_available() -> bool: ...
 
 # CUDA builds only: the submodule with letterbox, decode_nms, CallableEngine and CudaPipeline

@@ -34,7 +34,10 @@ def letterbox(
     rgb: bool = False,
     out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, _core.Geometry]:
-    """Letterboxes one frame as fastdet does before inference.
+    """Letterboxes one frame as fastdet does before inference, bit-exact with the OpenCV
+    pipeline: ``cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)``, the pad,
+    the channel order and the recipe's float formula (ultralytics' ``LetterBox`` then ``/ 255``
+    for the default recipe), value for value, on the CPU and on the GPU.
 
     frame: uint8[H, W, 3|4] BGR(A) (RGB(A) when ``rgb``) or an image path.
     size: network input, an int for square or (height, width).

@@ -28,7 +28,10 @@ def make_recipe(
     scaleup: bool = True,
 ) -> _core.Recipe:
     """Builds a recipe. ``mean``/``std`` are per output channel and applied after ``scale``:
-    ``value = (pixel * scale - mean[c]) / std[c]``; the pad value goes through the same formula."""
+    ``value = (pixel / d - mean[c]) / std[c]`` in float32, where ``d = 1 / scale`` (the integer n
+    when ``scale`` is 1/n: 255 for 1/255), so the values are ultralytics' ``/ 255`` and
+    torchvision's ``ToTensor`` + ``Normalize`` bit for bit. ``pixel`` is the uint8 value of
+    ``cv2.resize(INTER_LINEAR)``; the pad value goes through the same formula."""
     if placement not in _PLACEMENTS:
         raise InputError(f"placement: expected one of {sorted(_PLACEMENTS)}, got {placement!r}")
     if len(mean) != 3 or len(std) != 3:

@@ -1,6 +1,10 @@
 // Binding of the CPU letterbox: numpy frame in, caller's float32 buffer out.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+#include <vector>
 
 #include "array_checks.hpp"
 #include "fastdet/letterbox.hpp"
@@ -59,13 +63,26 @@ void bind_letterbox(py::module_& m) {
         const Geometry g = make_geometry(f.height, f.width, static_cast<int>(out.shape(1)),
                                          static_cast<int>(out.shape(2)), recipe.placement, recipe.scaleup);
         float* dst = static_cast<float*>(out.mutable_data());
+        const Simd simd = simd_from_env();  // with the GIL held: nothing changes the environment meanwhile
         {
           py::gil_scoped_release release;
-          letterbox_cpu(f, recipe, g, dst);
+          letterbox_cpu(f, recipe, g, dst, simd);
         }
         return g;
       },
       py::arg("frame"), py::arg("out"), py::arg("recipe"), py::arg("rgb").noconvert() = false,
       R"doc(Letterbox frame (uint8[H, W, 3|4], BGR(A) unless rgb) into out (float32[3, h, w],
 C-contiguous, written in place) following recipe. Returns the Geometry.)doc");
+  m.def(
+      "simd_level", [] { return std::string(simd_name(simd_from_env())); },
+      "The instruction set letterbox_into uses now: the best this CPU has (simd_levels()[-1]), capped by "
+      "$FASTDET_SIMD (none, sse2 or avx2). Every level gives the same values.");
+  m.def(
+      "simd_levels",
+      [] {
+        std::vector<std::string> names;
+        for (int s = 0; s <= static_cast<int>(best_simd()); ++s) names.emplace_back(simd_name(static_cast<Simd>(s)));
+        return names;
+      },
+      "The instruction sets this CPU and build can run the letterbox with, plainest first.");
 }

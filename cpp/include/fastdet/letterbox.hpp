@@ -6,6 +6,7 @@
 
 #include "geometry.hpp"
 #include "recipe.hpp"
+#include "simd.hpp"
 
 namespace fastdet {
 
@@ -17,9 +18,12 @@ struct FrameView {
   bool rgb = false;          // source is RGB(A) instead of OpenCV's BGR(A)
 };
 
-// Resizes (bilinear, OpenCV INTER_LINEAR half-pixel semantics), pads, reorders channels,
-// applies the recipe's scale/mean/std and writes float32[3, g.dst_h, g.dst_w] into dst.
-// Rows are spread over the core's thread pool. dst must hold 3 * dst_h * dst_w floats.
-void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry& g, float* dst);
+// Resizes to g.new_w x g.new_h exactly as cv2.resize(INTER_LINEAR) does on uint8 (the same
+// bytes: see bilinear.hpp), pads, reorders channels, maps each byte through the recipe
+// (pixel_value in recipe.hpp) and writes float32[3, g.dst_h, g.dst_w] into dst. Rows are spread
+// over the core's thread pool. dst must hold 3 * dst_h * dst_w floats. `simd` picks the
+// kernels (capped at best_simd()); every level writes the same values.
+void letterbox_cpu(const FrameView& frame, const Recipe& recipe, const Geometry& g, float* dst,
+                   Simd simd = best_simd());
 
 }  // namespace fastdet
