@@ -36,3 +36,21 @@ def two_class_model(tmp_path_factory) -> Path:
     weights[1, 0] = 0.9
     return yolov8_like(tmp_path_factory.mktemp("m") / "tiny.onnx", boxes, weights,
                        metadata={"names": "{0: 'person', 1: 'car'}"})
+
+
+#: The CPU backends every inference test runs on.
+CPU_BACKENDS = ["onnxruntime-cpu", "openvino-cpu"]
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def cpu_backend(request, monkeypatch) -> str:
+    """Runs a test once per CPU backend: ``backend="auto"`` resolves to this one (the other CPU
+    backend is taken out of the auto order). Skips where the backend is not installed."""
+    from fastdet import backends
+
+    name = request.param
+    reason = backends.availability()[name]
+    if reason:
+        pytest.skip(f"{name}: {reason}")
+    monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
+    return name
