@@ -54,3 +54,15 @@ def cpu_backend(request, monkeypatch) -> str:
         pytest.skip(f"{name}: {reason}")
     monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Compiled-model and engine caches go to a temporary folder, never the user's."""
+    old = os.environ.get("FASTDET_CACHE")
+    os.environ["FASTDET_CACHE"] = str(tmp_path_factory.mktemp("fastdet-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FASTDET_CACHE", None)
+    else:
+        os.environ["FASTDET_CACHE"] = old

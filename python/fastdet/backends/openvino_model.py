@@ -106,8 +106,8 @@ def rt_info_metadata(model: Any) -> dict[str, str]:
     """Metadata fastdet stored in an IR's rt_info (see ``RT_INFO_SECTION``)."""
     if not model.has_rt_info([RT_INFO_SECTION]):
         return {}
-    section = model.get_rt_info([RT_INFO_SECTION])
-    return {str(k): str(v) for k, v in section.astype(dict).items()}
+    section = model.get_rt_info([RT_INFO_SECTION]).astype(dict)
+    return {str(k): v.astype(str) if hasattr(v, "astype") else str(v) for k, v in section.items()}
 
 
 @dataclass
@@ -201,3 +201,37 @@ def _read(core: Any, path: Path, what: str) -> Any:
     except RuntimeError as e:  # OpenVINO reports unreadable files as RuntimeError
         lines = [line for line in str(e).strip().splitlines() if line.strip()]
         raise ModelError(f"{path.name}: OpenVINO cannot load it as {what}: {lines[-1] if lines else e}") from None
+
+
+def _yaml_value(key: str, text: str) -> Any:
+    """An ONNX-style metadata string back to the YAML value ultralytics writes."""
+    import ast
+
+    if key == "names":
+        from ..model import parse_names
+
+        return parse_names(text)
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+    return value if isinstance(value, (int, float, list, tuple)) else text
+
+
+def write_ir(model: Any, folder: Path, metadata: Mapping[str, str], name: str = "model") -> Path:
+    """Saves ``model`` (an ``openvino.Model``) as ``folder/name.xml`` + ``.bin`` with its metadata
+    both in the IR's rt_info and in ``folder/metadata.yaml`` (ultralytics' export layout), so the
+    folder and the bare ``.xml`` both load with their class names. Returns the ``.xml`` path."""
+    import openvino as ov
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for key, value in metadata.items():
+        model.set_rt_info(str(value), [RT_INFO_SECTION, key])
+    xml = folder / f"{name}.xml"
+    # Weights stay fp32 (an int8 model's weights are already int8; fp16 compression would change
+    # an fp32 model's numbers).
+    ov.save_model(model, str(xml), compress_to_fp16=False)
+    data = {k: _yaml_value(k, v) for k, v in metadata.items()}
+    (folder / METADATA_FILE).write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return xml
