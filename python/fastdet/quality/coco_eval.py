@@ -93,22 +93,29 @@ def score(gt: dict[str, Any], detections: list[dict[str, Any]]) -> CocoMetrics:
     return CocoMetrics(float(ev.stats[0]), float(ev.stats[1]), per_class, len(gt["images"]), n_boxes)
 
 
-def evaluate(detector: Any, data: str | os.PathLike[str], limit: int | None = None) -> CocoMetrics:
-    """COCO metrics of ``detector`` (a fastdet.Detector, built with ``EVAL_OPTIONS`` for numbers
-    comparable with published mAP) on the images of ``data`` (folder or split file)."""
+def detect_all(detector: Any, images: Sequence[Path], first_id: int = 0) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """COCO result rows of ``detector`` on ``images`` (image ids from ``first_id``) and each
+    image's (height, width)."""
     from ..frames import read_image
 
-    images = list_images(data)[:limit]
     rows: list[dict[str, Any]] = []
     shapes = []
-    t0 = time.perf_counter()
-    for image_id, path in enumerate(images):
+    for image_id, path in enumerate(images, first_id):
         dets = detector.detect(read_image(path))
         shapes.append(dets.image_shape)
         xywh = dets.xyxy.astype(np.float64)
         xywh[:, 2:] -= xywh[:, :2]
         rows += [{"image_id": image_id, "category_id": int(c), "bbox": [float(v) for v in b], "score": float(s)}
                  for b, s, c in zip(xywh, dets.scores, dets.class_ids)]
+    return rows, shapes
+
+
+def evaluate(detector: Any, data: str | os.PathLike[str], limit: int | None = None) -> CocoMetrics:
+    """COCO metrics of ``detector`` (a fastdet.Detector, built with ``EVAL_OPTIONS`` for numbers
+    comparable with published mAP) on the images of ``data`` (folder or split file)."""
+    images = list_images(data)[:limit]
+    t0 = time.perf_counter()
+    rows, shapes = detect_all(detector, images)
     seconds = time.perf_counter() - t0
     metrics = score(ground_truth(images, shapes, detector.names), rows)
     metrics.seconds = seconds
