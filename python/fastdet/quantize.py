@@ -132,6 +132,8 @@ def quantize(model: str | os.PathLike[str], data: str | os.PathLike[str], out: s
         h, w = info.input_hw
         batch = info.input_shape[0] or -1
         float_model.reshape({float_model.inputs[0].get_any_name(): [batch, 3, h, w]})
+    if not log.isEnabledFor(logging.DEBUG):
+        nncf.set_log_level(logging.WARNING)  # NNCF lists every quantizer it places at INFO
     scope = head_tail(float_model) if keep_head_float else []
     log.info("quantize: %d images, %d ops kept in float: %s", len(images), len(scope), ", ".join(scope))
     ignored = nncf.IgnoredScope(names=scope) if scope else None
