@@ -45,14 +45,16 @@ CPU_BACKENDS = ["onnxruntime-cpu", "openvino-cpu"]
 @pytest.fixture(params=CPU_BACKENDS)
 def cpu_backend(request, monkeypatch) -> str:
     """Runs a test once per CPU backend: ``backend="auto"`` resolves to this one (the other CPU
-    backend is taken out of the auto order). Skips where the backend is not installed."""
-    from fastdet import backends
+    backend is taken out of the auto order, and ``fastdet.detect``'s cached Detectors, made under
+    the other order, are set aside). Skips where the backend is not installed."""
+    from fastdet import backends, detector
 
     name = request.param
     reason = backends.availability()[name]
     if reason:
         pytest.skip(f"{name}: {reason}")
     monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
+    monkeypatch.setattr(detector, "_DEFAULTS", {})
     return name
 
 

@@ -101,8 +101,15 @@ def test_metadata_yaml_is_read(ir_folder, tmp_path):
 def test_bad_ir_sources(ir_folder, tmp_path):
     empty = tmp_path / "empty_openvino_model"
     empty.mkdir()
-    with pytest.raises(fastdet.ModelError, match="expected one OpenVINO IR .* found none"):
+    with pytest.raises(fastdet.ModelError, match="is a folder without an OpenVINO IR"):
         fastdet.Detector(empty)
+    two = tmp_path / "two_openvino_model"
+    two.mkdir()
+    for name in ("a", "b"):
+        for suffix in (".xml", ".bin"):
+            (two / f"{name}{suffix}").write_bytes((ir_folder / f"model{suffix}").read_bytes())
+    with pytest.raises(fastdet.ModelError, match="expected one OpenVINO IR .* found a.xml, b.xml"):
+        fastdet.Detector(two)
     lonely = tmp_path / "lonely.xml"
     lonely.write_bytes((ir_folder / "model.xml").read_bytes())
     with pytest.raises(fastdet.ModelError, match="lonely.bin not found"):
@@ -192,14 +199,16 @@ def test_threads_and_precision_reach_openvino(tiny):
     assert str(compiled.get_property("PERFORMANCE_HINT")) == "LATENCY"
 
 
-@pytest.mark.parametrize("options, match", [
-    ({"hint": "fast"}, "hint: expected"),
-    ({"precision": "int4"}, "precision: expected"),
-    ({"threads": 0}, "threads: expected"),
-    ({"threads": "2"}, "threads: expected"),
+@pytest.mark.parametrize("options, error, match", [
+    ({"hint": "fast"}, fastdet.InputError, "hint: expected"),
+    ({"precision": "int4"}, fastdet.InputError, "precision: expected"),
+    ({"threads": 0}, fastdet.InputError, "threads: expected"),
+    ({"threads": "2"}, fastdet.InputTypeError, "threads: expected"),
+    ({"cache_dir": 3}, fastdet.InputTypeError, "cache_dir: expected"),
+    ({"workspace_mb": 64}, fastdet.InputError, "not an option of backend 'openvino-cpu'"),
 ])
-def test_bad_options(tiny, options, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_options(tiny, options, error, match):
+    with pytest.raises(error, match=match):
         fastdet.Detector(tiny, backend="openvino-cpu", **options)
 
 
