@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import fastdet
+
+if fastdet._core.sanitized:
+    # OpenVINO's TBB loads libtbbbind with RTLD_DEEPBIND, which the preloaded ASan runtime refuses
+    # (the process aborts in compile_model). The sanitizer run checks fastdet's native code, which
+    # every CPU test drives through ONNX Runtime as well: there OpenVINO counts as not installed,
+    # in this process and (through a sitecustomize first on PYTHONPATH) in the ones tests start.
+    sys.modules["openvino"] = None  # type: ignore[assignment]
+    _hide = Path(tempfile.mkdtemp(prefix="fastdet-sanitized-"))
+    (_hide / "sitecustomize.py").write_text("import sys\nsys.modules['openvino'] = None\n")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_hide), os.environ.get("PYTHONPATH")) if p)
 
 # $FASTDET_ASSETS points elsewhere, e.g. on a GPU box where only the checkout and a copy of a few
 # assets travel.
