@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+import fastdet
+
+if fastdet._core.sanitized:
+    # OpenVINO's TBB loads libtbbbind with RTLD_DEEPBIND, which the preloaded ASan runtime refuses
+    # (the process aborts in compile_model). The sanitizer run checks fastdet's native code, which
+    # every CPU test drives through ONNX Runtime as well: there OpenVINO counts as not installed,
+    # in this process and (through a sitecustomize first on PYTHONPATH) in the ones tests start.
+    sys.modules["openvino"] = None  # type: ignore[assignment]
+    _hide = Path(tempfile.mkdtemp(prefix="fastdet-sanitized-"))
+    (_hide / "sitecustomize.py").write_text("import sys\nsys.modules['openvino'] = None\n")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_hide), os.environ.get("PYTHONPATH")) if p)
 
 # $FASTDET_ASSETS points elsewhere, e.g. on a GPU box where only the checkout and a copy of a few
 # assets travel.
@@ -36,3 +50,35 @@ def two_class_model(tmp_path_factory) -> Path:
     weights[1, 0] = 0.9
     return yolov8_like(tmp_path_factory.mktemp("m") / "tiny.onnx", boxes, weights,
                        metadata={"names": "{0: 'person', 1: 'car'}"})
+
+
+#: The CPU backends every inference test runs on.
+CPU_BACKENDS = ["onnxruntime-cpu", "openvino-cpu"]
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def cpu_backend(request, monkeypatch) -> str:
+    """Runs a test once per CPU backend: ``backend="auto"`` resolves to this one (the other CPU
+    backend is taken out of the auto order, and ``fastdet.detect``'s cached Detectors, made under
+    the other order, are set aside). Skips where the backend is not installed."""
+    from fastdet import backends, detector
+
+    name = request.param
+    reason = backends.availability()[name]
+    if reason:
+        pytest.skip(f"{name}: {reason}")
+    monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
+    monkeypatch.setattr(detector, "_DEFAULTS", {})
+    return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Compiled-model and engine caches go to a temporary folder, never the user's."""
+    old = os.environ.get("FASTDET_CACHE")
+    os.environ["FASTDET_CACHE"] = str(tmp_path_factory.mktemp("fastdet-cache"))
+    yield
+    if old is None:
+        os.environ.pop("FASTDET_CACHE", None)
+    else:
+        os.environ["FASTDET_CACHE"] = old

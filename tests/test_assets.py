@@ -9,7 +9,7 @@ import pytest
 import fastdet
 from references import reference_decode, reference_letterbox
 
-pytestmark = pytest.mark.assets
+pytestmark = [pytest.mark.assets, pytest.mark.usefixtures("cpu_backend")]
 
 
 def _iou(a, b):

@@ -65,8 +65,8 @@ def pretend_installed(monkeypatch, *packages):
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
-def test_auto_order_prefers_tensorrt_then_ort_cuda_then_torch_then_cpu():
-    assert backends.names() == ["tensorrt", "onnxruntime-cuda", "torch", "onnxruntime-cpu"]
+def test_auto_order_prefers_tensorrt_then_ort_cuda_then_torch_then_openvino_then_ort_cpu():
+    assert backends.names() == ["tensorrt", "onnxruntime-cuda", "torch", "openvino-cpu", "onnxruntime-cpu"]
 
 
 def test_importing_fastdet_loads_no_gpu_runtime():
@@ -117,13 +117,13 @@ def test_ort_cuda_needs_the_cuda_provider(monkeypatch, gpu):
     assert "onnxruntime-gpu is not installed" in onnxruntime_cuda.unavailable_reason()
 
 
-def test_auto_falls_back_to_cpu_and_says_why(model, monkeypatch, no_gpu, caplog):
+def test_auto_falls_back_to_cpu_and_says_why(model, monkeypatch, no_gpu, caplog, cpu_backend):
     hide(monkeypatch, "tensorrt")
     with caplog.at_level(logging.DEBUG, logger="fastdet"):
         det = fastdet.Detector(model)
-    assert det.backend == "onnxruntime-cpu"
+    assert det.backend == cpu_backend
     records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "fastdet"]
-    assert (logging.INFO, "backend: onnxruntime-cpu") in records
+    assert (logging.INFO, f"backend: {cpu_backend}") in records
     skipped = [m for level, m in records if level == logging.DEBUG and "skipped" in m]
     assert len(skipped) == 3
     assert "tensorrt" in skipped[0] and "not installed" in skipped[0]

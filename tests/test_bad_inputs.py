@@ -9,6 +9,8 @@ import fastdet
 from fastdet import _core
 from tiny_models import not_a_detector, yolov8_like
 
+pytestmark = pytest.mark.usefixtures("cpu_backend")
+
 
 @pytest.fixture(scope="module")
 def det(tmp_path_factory):

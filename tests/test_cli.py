@@ -14,6 +14,8 @@ import pytest
 
 from fastdet.cli import main
 
+pytestmark = pytest.mark.usefixtures("cpu_backend")
+
 
 @pytest.fixture(scope="module")
 def model(two_class_model):
@@ -60,10 +62,10 @@ def test_missing_model_is_explained(images, tmp_path, capsys):
     assert "nope.onnx" in err and "yolo export" in err and "fastdet models" in err
 
 
-def test_info(model, capsys):
+def test_info(model, capsys, cpu_backend):
     assert main(["info", str(model)]) == 0
     out = capsys.readouterr().out
-    assert "yolov8" in out and "onnxruntime-cpu" in out and "0=person" in out
+    assert "yolov8" in out and cpu_backend in out and "0=person" in out
     assert main(["info", str(model), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"] == "yolov8"
 

@@ -11,6 +11,8 @@ import fastdet
 from fastdet import _core
 from tiny_models import end2end_like, yolov8_like
 
+pytestmark = pytest.mark.usefixtures("cpu_backend")
+
 NAMES = "{0: 'person', 1: 'bicycle', 2: 'car'}"
 # Boxes in 64x64 input pixels (cx, cy, w, h): two overlapping, one apart, then silent anchors.
 BOXES = np.array([[20, 20, 16, 16], [21, 20, 16, 16], [48, 48, 10, 20]] + [[32, 32, 8, 8]] * 13, np.float32)
@@ -29,9 +31,9 @@ def white(h, w):
     return np.full((h, w, 3), 255, np.uint8)
 
 
-def test_detects_and_maps_back_to_original_pixels(tiny):
+def test_detects_and_maps_back_to_original_pixels(tiny, cpu_backend):
     det = fastdet.Detector(tiny)
-    assert det.backend == "onnxruntime-cpu"
+    assert det.backend == cpu_backend
     assert det.names == {0: "person", 1: "bicycle", 2: "car"}
     assert det.input_size == (64, 64)
     frame = white(128, 256)  # 2:1 -> 64x32 inside 64x64, pad 16 rows top

@@ -59,8 +59,10 @@ def test_readme_first_command_on_a_fresh_machine(tmp_path, capsys):
     checkout = _fresh_copy(tmp_path / "fastdet")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # A fresh machine has no sanitizer runtime preloaded either (the sanitizer run's LD_PRELOAD
+    # would reach the fresh, uninstrumented install, and OpenVINO cannot load under it).
     env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "FASTDET_MODEL")}
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "FASTDET_MODEL", "LD_PRELOAD")}
     env.update(VIRTUAL_ENV=str(venv), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}")
     # A fresh CPU machine has no CUDA compiler, so its build is CPU-only; a machine that has one
     # would spend minutes on CUDA code the GPU checks cover, so the build is told what that machine gets.

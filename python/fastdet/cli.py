@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "models": "fastdet.models_cli",
     "bench": "fastdet.bench.cli",
     "build": "fastdet.build_cli",
+    "quantize": "fastdet.quantize_cli",
 }
 
 

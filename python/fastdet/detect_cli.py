@@ -40,8 +40,8 @@ def image_files(sources: Sequence[str]) -> list[Path]:
 
 
 def add_detector_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", "-m", help="ONNX detector (default: $FASTDET_MODEL, else the embedded YOLOX-Nano; "
-                                         "see `fastdet models`)")
+    p.add_argument("--model", "-m", help="ONNX detector, OpenVINO IR or export folder (default: $FASTDET_MODEL, "
+                                         "else the embedded YOLOX-Nano; see `fastdet models`)")
     p.add_argument("--backend", default="auto", help="auto (default) or a backend name from `fastdet info`")
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: any)")
     p.add_argument("--conf", type=float, default=0.25, help="score threshold (default 0.25)")

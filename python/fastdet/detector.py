@@ -21,12 +21,14 @@ log = logging.getLogger("fastdet")
 class Detector:
     """A detector for one ONNX model.
 
-    model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26);
-    None takes $FASTDET_MODEL, else the embedded YOLOX-Nano (COCO-80).
-    backend: "auto" (TensorRT -> ONNX Runtime CUDA -> PyTorch on a GPU -> ONNX Runtime CPU), or
-    one of those by name; further keyword options go to that backend (``fastdet.backends.options``:
-    e.g. ``threads=`` for ONNX Runtime, ``precision=`` for TensorRT and PyTorch) and an option it
-    does not take is an ``InputError``.
+    model: path to an ONNX detector (YOLOv5/v7, YOLOv8/11/12, YOLOX, end-to-end YOLOv10/YOLO26),
+    or, for OpenVINO, an IR (.xml + .bin) or an ultralytics ``*_openvino_model/`` folder; None
+    takes $FASTDET_MODEL, else the embedded YOLOX-Nano (COCO-80).
+    backend: "auto" (TensorRT -> ONNX Runtime CUDA -> PyTorch on a GPU -> OpenVINO CPU -> ONNX
+    Runtime CPU), or one of those by name; further keyword options go to that backend
+    (``fastdet.backends.options``: e.g. ``threads=`` for the CPU backends, ``hint=``,
+    ``precision=`` and ``cache_dir=`` for OpenVINO, ``precision=`` for TensorRT and PyTorch) and an
+    option it does not take is an ``InputError``.
     conf: keep boxes scoring strictly above this. iou: NMS IoU threshold. max_det: boxes per image.
     classes: keep only these class ids or names ("person" alone is a filter of one).
     agnostic: class-agnostic NMS. conf, iou, max_det, classes and agnostic are defaults that a
@@ -101,7 +103,8 @@ class Detector:
 
     @property
     def backend(self) -> str:
-        """Name of the backend in use: "onnxruntime-cpu", "onnxruntime-cuda" or "tensorrt"."""
+        """Name of the backend in use: "openvino-cpu", "onnxruntime-cpu", "onnxruntime-cuda", "tensorrt"
+        or "torch"."""
         return self._backend.name
 
     @property

@@ -10,22 +10,27 @@ HELP = "describe a model and the backends available here"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", help="ONNX detector (default: $FASTDET_MODEL, else the embedded one)")
+    p.add_argument("model", nargs="?", help="ONNX detector, OpenVINO IR (.xml) or OpenVINO export folder "
+                                            "(default: $FASTDET_MODEL, else the embedded one)")
     p.add_argument("--json", action="store_true", help="print as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     from . import _core, backends, default_model
+    from .backends import openvino_info
     from .backends.onnxruntime_cpu import open_session, session_options
     from .model import check_model_path, describe_session
 
     path = check_model_path(args.model)
     embedded = path == default_model.PATH
-    import onnxruntime as ort
+    if openvino_info.is_ir(path):
+        info = openvino_info.describe(path)
+    else:
+        import onnxruntime as ort
 
-    so = session_options()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    info = describe_session(path, open_session(path, ["CPUExecutionProvider"], so))
+        so = session_options()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        info = describe_session(path, open_session(path, ["CPUExecutionProvider"], so))
     b, _, h, w = info.input_shape
     head = info.head
     lines = [
@@ -42,12 +47,14 @@ def run(args: argparse.Namespace) -> int:
     ]
     for name, reason in backends.availability().items():
         lines.append(f"  {name:18s} {'available' if reason is None else 'unavailable: ' + reason}")
+    lines.append(f"openvino:  {openvino_info.summary()}")
     cuda = "yes" if _core.cuda_available() else ("no GPU found" if _core.built_with_cuda else "not built with CUDA")
     lines.append(f"cuda:      {cuda}")
     if args.json:
         json.dump({"model": str(path), "embedded": embedded, "format": info.format,
                    "input_shape": list(info.input_shape), "output_shape": list(info.output_shape),
-                   "names": info.names, "metadata": info.metadata, "backends": backends.availability()},
+                   "names": info.names, "metadata": info.metadata, "backends": backends.availability(),
+                   "openvino": openvino_info.runtime()},
                   sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:

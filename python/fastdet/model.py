@@ -105,7 +105,8 @@ def _imgsz(path: Path, text: str) -> tuple[int, int]:
 
 
 def check_model_path(model: str | os.PathLike | None) -> Path:
-    """Resolves the model argument, else FASTDET_MODEL, else the embedded default, to an existing file."""
+    """Resolves the model argument, else FASTDET_MODEL, else the embedded default, to an existing file
+    (or, for OpenVINO, an export folder holding an IR)."""
     if model is None:
         model = os.environ.get("FASTDET_MODEL")
     if not model:
@@ -114,7 +115,10 @@ def check_model_path(model: str | os.PathLike | None) -> Path:
         raise InputTypeError(f"model: expected a path (str or os.PathLike), got {type(model).__name__}")
     p = Path(model).expanduser()
     if p.is_dir():
-        raise ModelError(f"model: {str(p)!r} is a folder, not a model file; " + HOW_TO_GET_A_MODEL)
+        if not any(p.glob("*.xml")):
+            raise ModelError(f"model: {str(p)!r} is a folder without an OpenVINO IR (.xml), not a model file; "
+                             + HOW_TO_GET_A_MODEL)
+        return p
     if not p.is_file():
         raise ModelError(f"model: no such file: {str(p)!r}; " + HOW_TO_GET_A_MODEL)
     if not os.access(p, os.R_OK):
@@ -131,7 +135,8 @@ def describe_session(
     recipe: _core.Recipe | str | None = None,
     names: Mapping[int, str] | None = None,
 ) -> ModelInfo:
-    """Builds ModelInfo from an onnxruntime InferenceSession of the model at ``path``."""
+    """Builds ModelInfo from an onnxruntime InferenceSession of the model at ``path`` (or anything
+    with its get_inputs, get_outputs and get_modelmeta)."""
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1:
         raise ModelError(f"{path.name}: expected one image input, found {len(inputs)}: is this a detector?")

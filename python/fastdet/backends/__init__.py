@@ -1,8 +1,9 @@
-"""Backend choice: TensorRT -> ONNX Runtime CUDA -> PyTorch (GPU only) -> ONNX Runtime CPU.
+"""Backend choice: TensorRT -> ONNX Runtime CUDA -> PyTorch (GPU only) -> OpenVINO (CPU) -> ONNX Runtime CPU.
 
 ``create("auto", ...)`` takes the first backend that can run here and logs its choice at
 INFO, and why each earlier one was skipped at DEBUG. A named backend is used or fails with
-``BackendUnavailable`` saying why.
+``BackendUnavailable`` saying why. An OpenVINO IR (``.xml`` or an export folder) is read by the
+OpenVINO backend only.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 from pathlib import Path
 from typing import Any, Callable
 
-from . import onnxruntime_cpu, onnxruntime_cuda, pytorch, tensorrt
+from . import onnxruntime_cpu, onnxruntime_cuda, openvino, pytorch, tensorrt
 from ..devices import parse_device
 from ..errors import InputError, InputTypeError
 from .base import Backend, BackendUnavailable
 from .device_engine import gpu_unavailable_reason
+from .openvino_model import is_ir
 
 log = logging.getLogger("fastdet")
 
@@ -28,7 +30,10 @@ _REGISTRY: dict[str, tuple[Callable[[], str | None], Callable[..., Backend]]] = 
 #: Preference order of ``backend="auto"``.
 AUTO_ORDER: list[str] = ["onnxruntime-cpu"]
 
-CPU_BACKENDS = {"onnxruntime-cpu"}
+CPU_BACKENDS = {"onnxruntime-cpu", "openvino-cpu"}
+
+#: Backends that read OpenVINO IR as well as ONNX.
+IR_BACKENDS = {"openvino-cpu"}
 
 #: Backends that run on the CPU or a GPU (given ``device``), but that ``"auto"`` takes only where
 #: fastdet's CUDA build sees a GPU: on a CPU they are slower than ONNX Runtime.
@@ -109,6 +114,9 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
             raise InputError(f"backend {name!r} runs on a GPU, but device='cpu' was asked for")
         if device is not None and device != "cpu" and name in CPU_BACKENDS:
             raise InputError(f"backend {name!r} runs on the CPU, but device={device!r} asks for a GPU")
+        if name not in IR_BACKENDS and is_ir(path):
+            raise InputError(f"backend {name!r} reads ONNX files, and {path.name} is an OpenVINO IR: "
+                             f"use backend='openvino-cpu' (or 'auto'), or pass the ONNX file")
         reason = _REGISTRY[name][0]()
         if reason:
             raise BackendUnavailable(f"backend {name!r} is not available: {reason}")
@@ -118,8 +126,9 @@ def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Ba
         order = [n for n in order if n not in CPU_BACKENDS]
     _check_options_known(kw, order)
     skipped = []
+    ir = is_ir(path)
     for candidate in order:
-        reason = _REGISTRY[candidate][0]()
+        reason = "reads ONNX files only, not OpenVINO IR" if ir and candidate not in IR_BACKENDS else _REGISTRY[candidate][0]()
         if not reason and candidate in ANY_DEVICE_BACKENDS:
             reason = gpu_unavailable_reason()
         if reason:
@@ -137,6 +146,7 @@ register("onnxruntime-cuda", onnxruntime_cuda.unavailable_reason, onnxruntime_cu
          before="onnxruntime-cpu")
 register("tensorrt", tensorrt.unavailable_reason, tensorrt.TensorRT, before="onnxruntime-cuda")
 register("torch", pytorch.unavailable_reason, pytorch.Torch, before="onnxruntime-cpu")
+register("openvino-cpu", openvino.unavailable_reason, openvino.OpenVINOCPU, before="onnxruntime-cpu")
 
 
 __all__ = ["Backend", "BackendUnavailable", "availability", "create", "gpu_availability", "names", "register"]

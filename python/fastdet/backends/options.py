@@ -90,3 +90,23 @@ class TorchOptions(BackendOptions):
 
     def __post_init__(self) -> None:
         _choice("precision", self.precision, ("fp32", "fp16"))
+
+
+@dataclass(frozen=True)
+class OpenVINOOptions(BackendOptions):
+    """threads: OpenVINO's inference threads (None: one per physical core); hint: "auto" (LATENCY
+    for one request, THROUGHPUT when a batch splits into several), "latency" or "throughput";
+    precision: "auto" (OpenVINO's choice for the CPU: bf16 where it has AMX/AVX512-BF16), "fp32" or
+    "bf16"; cache_dir: compiled-model cache folder (None: $FASTDET_CACHE/openvino; False: off)."""
+
+    threads: int | None = None
+    hint: str = "auto"
+    precision: str = "auto"
+    cache_dir: str | os.PathLike[str] | bool | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("threads", self.threads)
+        _choice("hint", self.hint, ("auto", "latency", "throughput"))
+        _choice("precision", self.precision, ("auto", "fp32", "bf16"))
+        if self.cache_dir not in (None, False) and not isinstance(self.cache_dir, (str, os.PathLike)):
+            raise InputTypeError(f"cache_dir: expected a path, None or False, got {type(self.cache_dir).__name__}")

@@ -168,6 +168,10 @@ KINDS: dict[str, Callable[[dict[str, Any], int, Path], tuple[Sample, Sample]]] =
     "overhead": _overhead_pair,
 }
 
+from .openvino_gates import KINDS as _OPENVINO_KINDS  # noqa: E402  (they import this module lazily)
+
+KINDS.update(_OPENVINO_KINDS)
+
 
 # --- the gate file and the run --------------------------------------------------------------------
 
