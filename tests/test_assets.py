@@ -30,8 +30,10 @@ def test_yolov8n_finds_people_and_bus(assets, bus_jpg):
     assert dets.image_shape == (1080, 810)
 
 
-def test_yolov8n_matches_an_independent_onnxruntime_pipeline(assets, bus_jpg):
-    """Same model through plain onnxruntime + OpenCV letterbox + numpy decode/NMS."""
+def test_yolov8n_matches_an_independent_onnxruntime_pipeline(assets, bus_jpg, cpu_backend):
+    """Same model through plain onnxruntime + OpenCV letterbox + numpy decode/NMS. The input
+    tensor is the same (the letterbox is bit-exact): on ONNX Runtime only session options differ
+    (scores within 1e-5); OpenVINO at precision="fp32" has its own kernels (within 2e-4)."""
     import onnxruntime as ort
 
     path = assets / "models" / "yolov8n_w8.onnx"
@@ -40,11 +42,11 @@ def test_yolov8n_matches_an_independent_onnxruntime_pipeline(assets, bus_jpg):
     raw = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": x})[0]
     _, g = fastdet.letterbox(img, 640)
     rb, rs, rc, _, _ = reference_decode(raw[0], "yolov8", g)
-    dets = fastdet.Detector(path).detect(img)
+    openvino = cpu_backend == "openvino-cpu"
+    dets = fastdet.Detector(path, **({"precision": "fp32"} if openvino else {})).detect(img)
     assert len(dets) == len(rs)
     np.testing.assert_array_equal(dets.class_ids, rc)
-    # The same input tensor (the letterbox is bit-exact); only the session options differ.
-    np.testing.assert_allclose(dets.scores, rs, atol=1e-5)
+    np.testing.assert_allclose(dets.scores, rs, atol=2e-4 if openvino else 1e-5)
     for a, b in zip(dets.xyxy, rb):
         assert _iou(a, b) > 0.98
 
