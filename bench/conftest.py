@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastdet.bench import synthetic
+from bench import synthetic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ASSETS = Path(os.environ.get("FASTDET_ASSETS", REPO_ROOT.parent / "shared" / "assets"))

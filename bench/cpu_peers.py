@@ -11,7 +11,7 @@ Pipelines (a row is skipped, with the reason, when its package or file is missin
 - ``fastdet int8``: ``Detector(OUT)`` on the IR written by ``fastdet quantize``;
 - ``fastdet fp32 exact``: OpenVINO with ``precision="fp32"`` (no bf16 even where the CPU has it);
 - ``hand-written OpenVINO``: cv2 letterbox + ``InferRequest.infer`` + numpy decode +
-  ``cv2.dnn.NMSBoxesBatched`` (``fastdet.bench.reference_openvino``);
+  ``cv2.dnn.NMSBoxesBatched`` (``bench.reference_openvino``);
 - ``ultralytics OpenVINO``: ``YOLO(ir_folder).predict(frame)`` on an OpenVINO export folder
   (``*_openvino_model/`` with ``metadata.yaml``); ``--ir`` names it, else one is written from the
   ONNX file with ``fastdet.backends.openvino_model.write_ir`` (the layout ultralytics' exporter
@@ -47,7 +47,7 @@ ASSETS = REPO.parent / "shared" / "assets"
 def _frame(name: str):
     import cv2
 
-    from fastdet.bench import synthetic
+    from bench import synthetic
 
     if name == "1080p":
         return synthetic.frame(1920, 1080)
@@ -81,7 +81,7 @@ def _setup(kind: str, args: dict[str, Any]) -> Callable[[], tuple[float, float]]
         if kind == "fastdet fp32 exact":
             return fastdet_call(Detector(model, backend="openvino-cpu", precision="fp32"))
     if kind == "hand-written OpenVINO":
-        from fastdet.bench.reference_openvino import OpenVINOReferencePipeline
+        from bench.reference_openvino import OpenVINOReferencePipeline
 
         ref = OpenVINOReferencePipeline(model)
 

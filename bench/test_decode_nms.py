@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from fastdet import _core
-from fastdet.bench import synthetic
-from fastdet.bench.references import LetterboxInfo, decode_reference, decode_torchvision, torchvision_available
+from bench import synthetic
+from bench.references import LetterboxInfo, decode_reference, decode_torchvision, torchvision_available
 
 IMPLS = ["fastdet", "opencv", pytest.param("torchvision", marks=pytest.mark.skipif(
     not torchvision_available(), reason="torchvision not installed (optional reference)"))]

@@ -1,5 +1,5 @@
 """End-to-end on the CPU: Detector.detect vs a hand-written onnxruntime + OpenCV pipeline
-(fastdet.bench.references.ReferencePipeline) on the same model with the same session options.
+(bench.references.ReferencePipeline) on the same model with the same session options.
 
 Each benchmark records its per-stage medians (preprocess, inference, postprocess) and the
 per-frame overhead (wall - inference) in extra_info; the summary compares overheads. Models:
@@ -15,7 +15,7 @@ import time
 import pytest
 
 from fastdet import Detector
-from fastdet.bench.references import ReferencePipeline
+from bench.references import ReferencePipeline
 
 from .conftest import asset, stage_medians_ms, stage_recorder
 

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from fastdet import _core, recipes
-from fastdet.bench import synthetic
-from fastdet.bench.references import letterbox_reference
+from bench import synthetic
+from bench.references import letterbox_reference
 
 
 @pytest.fixture(scope="module", autouse=True)

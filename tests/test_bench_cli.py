@@ -1,5 +1,5 @@
 """`fastdet bench`: report contents, clear errors for --device cuda without a GPU and --plot
-without matplotlib, and the --gate entry point."""
+without matplotlib, and the gate on the user's own model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import fastdet
-from fastdet.bench import synthetic
+from bench import synthetic
 from fastdet.cli import main
 
 pytest.importorskip("onnxruntime")
@@ -67,8 +67,18 @@ def test_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "x.onnx", "--frames", "big"]) == 2
 
 
-def test_gate_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    g = tmp_path / "gates.toml"
-    g.write_text('[settings]\nrounds = 3\n\n[[gate]]\nname = "lb"\nkind = "letterbox"\nframe = "640x480"\nfloor = 0\n')
-    assert main(["bench", "--gate", str(g)]) == 0
-    assert "1 of 1 gates" in capsys.readouterr().out
+def test_gate_on_the_users_model(model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", str(model), "--frames", "320x240", "--iters", "3", "--warmup", "0", "--no-progress"]
+    assert main([*args, "--min-fps", "0.001", "--max-p99-ms", "1e9"]) == 0
+    assert "gate passed" in capsys.readouterr().err
+    assert main([*args, "--min-fps", "1e12"]) == 1
+    assert "gate missed: batch 1" in capsys.readouterr().err
+    assert main([*args, "--max-p99-ms", "1e-9"]) == 1
+    assert main([*args, "--min-fps", "-1"]) == 2
+
+
+def test_fastdets_own_gates_are_not_in_the_package() -> None:
+    import importlib.util
+
+    for name in ("gate", "references", "synthetic", "convnet", "reference_openvino", "openvino_gates"):
+        assert importlib.util.find_spec(f"fastdet.bench.{name}") is None

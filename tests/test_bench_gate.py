@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from fastdet.bench import gate, regression
+from bench import gate
+from fastdet.bench import regression
 
 GATES = Path(__file__).resolve().parents[1] / "bench" / "gates.toml"
 
@@ -23,7 +24,7 @@ def run_gate(*args: str, delay_us: int | None = None) -> subprocess.CompletedPro
     env.pop(gate.INJECT_DELAY_ENV, None)
     if delay_us is not None:
         env[gate.INJECT_DELAY_ENV] = str(delay_us)
-    return subprocess.run([sys.executable, "-m", "fastdet.bench.gate", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bench.gate", *args], env=env, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -16,7 +16,7 @@ ov = pytest.importorskip("openvino", reason="quantization writes OpenVINO IR (pi
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from fastdet.bench.convnet import convnet_model  # noqa: E402
+from bench.convnet import convnet_model  # noqa: E402
 from fastdet.quantize import head_tail  # noqa: E402
 
 

@@ -1,11 +1,11 @@
-"""Benchmarks of fastdet against reference pipelines, and the speed gates CI runs.
+"""``fastdet bench``: benchmark *your* model on this machine.
 
-- ``fastdet bench MODEL``: latency percentiles, per-stage breakdown and throughput (``cli``, ``runner``).
-- ``python -m fastdet.bench.gate bench/gates.toml``: minimum speed-up ratios vs the references
-  (``gate``); ``--baseline/--current`` compares two pytest-benchmark JSON files (``regression``).
-- ``references``: the hand-written cv2/numpy/onnxruntime pipelines fastdet is measured against.
-- ``synthetic``: deterministic frames, raw head outputs and a tiny ONNX detector, so that nothing
-  here needs downloaded assets.
+- ``cli`` / ``runner``: latency percentiles, per-stage breakdown and throughput per batch size,
+  optionally a gate on them (``--min-fps``, ``--max-p99-ms``).
+- ``regression``: compare two saved pytest-benchmark runs (for runners with stable timings).
+- ``environment``, ``plot``, ``frames``: the machine's description, the PNG report, synthetic frames.
 
-Heavy imports (cv2, onnxruntime, onnx, matplotlib) happen inside the functions that need them.
+fastdet's own speed gates against reference pipelines (and those references) live in the source
+tree's ``bench/`` folder, not in the package. Heavy imports happen inside the functions that need
+them.
 """

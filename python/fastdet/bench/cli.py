@@ -1,9 +1,13 @@
-"""The ``fastdet bench`` subcommand.
+"""The ``fastdet bench`` subcommand: a latency report of *your* model on this machine, optionally
+a gate on it, and a comparison of two saved runs.
 
     fastdet bench MODEL [--device cpu|cuda] [--batch 1,8] [--frames 1920x1080] [--iters N]
-                        [--json out.json] [--plot out.png]
-    fastdet bench --gate bench/gates.toml            # the CI speed gates (fastdet.bench.gate)
+                        [--json out.json] [--plot out.png] [--min-fps N] [--max-p99-ms X]
     fastdet bench --baseline saved.json --current new.json --max-regression 10%
+
+``--min-fps`` / ``--max-p99-ms`` make it a gate ("my model runs at >= N frames/s with p99 <= X ms
+here"): exit status 1 when a batch size misses either. (fastdet's own speed gates, which compare
+it with reference pipelines, live in the source tree's ``bench/`` folder.)
 """
 
 from __future__ import annotations
@@ -13,13 +17,12 @@ import json
 import sys
 
 from ..errors import InputError
-from . import gate
 
-HELP = "benchmark a model (latency, stages, throughput) or run the speed gates"
+HELP = "benchmark a model (latency, stages, throughput), gate on it, or compare two saved runs"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", help="ONNX detector to benchmark")
+    p.add_argument("model", nargs="?", help="model to benchmark (default: none; give one, or --baseline/--current)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
     p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1), e.g. 1,8")
     p.add_argument("--frames", default="1920x1080",
@@ -29,17 +32,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT", help="write the report (with the environment) as JSON")
     p.add_argument("--plot", metavar="PNG", help="write a latency histogram + stage bars (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--gate", metavar="TOML", help="run the speed gates of TOML instead (exit 1 below a floor)")
-    gate.add_arguments(p)
+    p.add_argument("--min-fps", type=float, default=None, metavar="N",
+                   help="gate: exit 1 unless every batch size reaches N frames/s")
+    p.add_argument("--max-p99-ms", type=float, default=None, metavar="X",
+                   help="gate: exit 1 unless every batch size's p99 call latency is at most X ms")
+    from .regression import add_arguments as regression_arguments
+
+    regression_arguments(p)
+
+
+def check_gate(report: dict, min_fps: float | None, max_p99_ms: float | None) -> list[str]:
+    """The misses of a report against the user's gate, one line each (empty: passed)."""
+    misses = []
+    for r in report["results"]:
+        if min_fps is not None and r["throughput_fps"] < min_fps:
+            misses.append(f"batch {r['batch']}: {r['throughput_fps']:.1f} frames/s < {min_fps:g}")
+        if max_p99_ms is not None and r["latency_ms"]["p99"] > max_p99_ms:
+            misses.append(f"batch {r['batch']}: p99 {r['latency_ms']['p99']:.2f} ms > {max_p99_ms:g} ms")
+    return misses
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.gate or args.baseline or args.current:
+    if args.baseline or args.current:
         if args.model:
-            raise InputError("give either MODEL or --gate/--baseline, not both")
-        return gate.run(args.gate, args)
+            raise InputError("give either MODEL or --baseline/--current, not both")
+        from .regression import run as compare
+
+        return compare(args)
     if not args.model:
-        raise InputError("give a MODEL to benchmark (or --gate bench/gates.toml)")
+        raise InputError("give a MODEL to benchmark (or --baseline and --current to compare two saved runs)")
+    for name in ("min_fps", "max_p99_ms"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            raise InputError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
     from . import runner
 
     if args.plot:
@@ -60,4 +85,11 @@ def run(args: argparse.Namespace) -> int:
 
         plot_report(report, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.min_fps is not None or args.max_p99_ms is not None:
+        misses = check_gate(report, args.min_fps, args.max_p99_ms)
+        for line in misses:
+            print(f"gate missed: {line}", file=sys.stderr)
+        if misses:
+            return 1
+        print("gate passed", file=sys.stderr)
     return 0

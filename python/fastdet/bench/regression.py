@@ -1,6 +1,6 @@
 """Regression check between two pytest-benchmark JSON files, for runners with stable timings.
 
-    python -m fastdet.bench.gate --baseline saved.json --current new.json --max-regression 10%
+    fastdet bench --baseline saved.json --current new.json --max-regression 10%
 
 Benchmarks are matched by ``fullname``; a benchmark fails when its ``stat`` (median by default)
 in ``current`` exceeds the baseline's by more than ``max_regression``. Benchmarks present on only
@@ -86,3 +86,18 @@ def compare(baseline: dict[str, float], current: dict[str, float], max_regressio
 def compare_files(baseline: str | os.PathLike[str], current: str | os.PathLike[str], max_regression: float,
                   stat: str = "median", out=None) -> int:
     return compare(load_stats(baseline, stat), load_stats(current, stat), max_regression, out)
+
+
+def add_arguments(p) -> None:  # argparse.ArgumentParser
+    p.add_argument("--baseline", metavar="JSON", help="saved pytest-benchmark JSON to compare against")
+    p.add_argument("--current", metavar="JSON", help="new pytest-benchmark JSON")
+    p.add_argument("--max-regression", default="10%", metavar="PCT",
+                   help="fail when a benchmark's statistic is this much slower (default 10%%)")
+    p.add_argument("--stat", default="median", help="statistic compared (default median)")
+
+
+def run(args) -> int:  # argparse.Namespace
+    """The comparison of --baseline and --current (both required)."""
+    if not (args.baseline and args.current):
+        raise ValueError("comparing runs needs both --baseline and --current")
+    return compare_files(args.baseline, args.current, parse_percent(args.max_regression), args.stat)

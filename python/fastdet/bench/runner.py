@@ -29,7 +29,7 @@ def parse_batches(text: str) -> list[int]:
 def load_frames(spec: str, count: int) -> tuple[list[np.ndarray], str]:
     """``count`` frames: synthetic ones of size ``WIDTHxHEIGHT``, or an image file repeated.
     Returns (frames, description)."""
-    from . import synthetic
+    from . import frames as synthetic
 
     if Path(spec).is_file():
         from ..frames import read_image

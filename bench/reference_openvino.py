@@ -24,7 +24,7 @@ class OpenVINOReferencePipeline:
                  threads: int | None = None, precision: str = "auto") -> None:
         import openvino as ov
 
-        from ..backends.openvino import compile_config
+        from fastdet.backends.openvino import compile_config
 
         core = ov.Core()
         compiled = core.compile_model(str(model), "CPU", compile_config("latency", threads, precision, None))

@@ -1,4 +1,4 @@
-"""Gate kinds for the OpenVINO CPU path (registered into ``fastdet.bench.gate.KINDS``).
+"""Gate kinds for the OpenVINO CPU path (registered into ``bench.gate.KINDS``).
 
 - ``openvino_end_to_end``: ``Detector.detect`` with ``backend="auto"`` (OpenVINO here) on a 1080p
   frame and the synthetic conv detector (``convnet.convnet_model``: real convolutions, no asset),
@@ -37,7 +37,7 @@ def _frame(spec: dict[str, Any]):
 
 
 def _auto_detector(model: Path):
-    from ..detector import Detector
+    from fastdet.detector import Detector
     from .gate import Skip
 
     det = Detector(model, backend="auto", device="cpu")
@@ -49,7 +49,7 @@ def _auto_detector(model: Path):
 def end_to_end_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[Sample, Sample]:
     """Wall time per frame: fastdet (auto -> OpenVINO) vs the reference named in the spec."""
     _require()
-    from ..detector import Detector
+    from fastdet.detector import Detector
     from .convnet import convnet_model
     from .gate import GateFileError, timed
     from .reference_openvino import OpenVINOReferencePipeline

@@ -1,7 +1,7 @@
 """Speed gates: minimum speed-up of fastdet over the reference pipelines, measured in one run.
 
-    python -m fastdet.bench.gate bench/gates.toml [--rounds N] [--only NAME ...]
-    python -m fastdet.bench.gate --baseline saved.json --current new.json --max-regression 10%
+    python -m bench.gate bench/gates.toml [--rounds N] [--only NAME ...]
+    python -m bench.gate --baseline saved.json --current new.json --max-regression 10%
 
 The first form runs each gate of the TOML file as alternating rounds (fastdet, reference,
 reference, fastdet, ...): in every round each side times ``inner`` calls and keeps their median;
@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from fastdet.bench import regression
 
 INJECT_DELAY_ENV = "FASTDET_BENCH_INJECT_DELAY_US"
 
@@ -102,7 +104,7 @@ class Skip(Exception):
 def _letterbox_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[Sample, Sample]:
     import numpy as np
 
-    from .. import _core, recipes
+    from fastdet import _core, recipes
     from . import synthetic
     from .references import letterbox_reference
 
@@ -116,7 +118,7 @@ def _letterbox_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple
 
 
 def _decode_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[Sample, Sample]:
-    from .. import _core
+    from fastdet import _core
     from . import synthetic
     from .references import LetterboxInfo, decode_reference
 
@@ -137,7 +139,7 @@ def _overhead_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[
         import onnx  # noqa: F401
     except ImportError:
         raise Skip("needs the onnx package to build the synthetic model (pip install onnx)") from None
-    from ..detector import Detector
+    from fastdet.detector import Detector
     from . import synthetic
     from .references import ReferencePipeline
 
@@ -272,28 +274,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=None, help="alternating rounds per gate (default: from the file)")
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="run only gates whose name contains NAME or whose kind is NAME (repeatable)")
-    p.add_argument("--baseline", metavar="JSON", help="saved pytest-benchmark JSON (regression mode)")
-    p.add_argument("--current", metavar="JSON", help="new pytest-benchmark JSON (regression mode)")
-    p.add_argument("--max-regression", default="10%", metavar="PCT",
-                   help="regression mode: fail when a median is this much slower (default 10%%)")
-    p.add_argument("--stat", default="median", help="regression mode: statistic compared (default median)")
+    regression.add_arguments(p)
 
 
 def run(gates: str | None, args: argparse.Namespace) -> int:
     """Dispatches to the gate run or, with --baseline/--current, to the regression comparison."""
     if args.baseline or args.current:
-        if not (args.baseline and args.current):
-            raise ValueError("regression mode needs both --baseline and --current")
-        from .regression import compare_files, parse_percent
-
-        return compare_files(args.baseline, args.current, parse_percent(args.max_regression), args.stat)
+        return regression.run(args)
     if not gates:
         raise ValueError("give a gates file (bench/gates.toml), or --baseline and --current")
     return run_gates(gates, args.rounds, args.only)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fastdet.bench.gate", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench.gate", description=__doc__.split("\n\n")[0])
     p.add_argument("gates", nargs="?", help="gates TOML file, e.g. bench/gates.toml")
     add_arguments(p)
     args = p.parse_args(argv)

@@ -124,7 +124,7 @@ class ReferencePipeline:
                  threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from ..backends.onnxruntime_cpu import session_options
+        from fastdet.backends.onnxruntime_cpu import session_options
 
         self.session = ort.InferenceSession(str(model), session_options(threads), providers=["CPUExecutionProvider"])
         inp = self.session.get_inputs()[0]
