@@ -51,14 +51,18 @@ def add_detector_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--agnostic", action="store_true", help="class-agnostic NMS")
 
 
+def parse_classes(text: str | None) -> list[int | str] | None:
+    """``"0,car, 2"`` -> [0, "car", 2]; None or empty -> None (every class)."""
+    if not text:
+        return None
+    return [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",") if c.strip()]
+
+
 def detector_from_args(args: argparse.Namespace):  # -> Detector
     from .detector import Detector
 
-    classes = None
-    if args.classes:
-        classes = [int(c) if c.strip().isdigit() else c.strip() for c in args.classes.split(",") if c.strip()]
     return Detector(args.model, backend=args.backend, device=args.device, conf=args.conf, iou=args.iou,
-                    max_det=args.max_det, classes=classes, agnostic=args.agnostic)
+                    max_det=args.max_det, classes=parse_classes(args.classes), agnostic=args.agnostic)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,6 +70,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_detector_options(p)
     p.add_argument("--save", metavar="DIR", help="write annotated images to DIR")
     p.add_argument("--json", action="store_true", help="print detections as JSON")
+    ray = p.add_argument_group("Ray Data (pip install 'fastdet[ray]'): SOURCES are files, folders or globs")
+    ray.add_argument("--ray", action="store_true", help="run on Ray Data: one Detector per actor")
+    ray.add_argument("--out", metavar="OUT", help="with --ray: OUT.parquet (one file, rows by path) or a folder")
+    ray.add_argument("--address", default=None, help="with --ray: an existing cluster (default: start one here)")
+    ray.add_argument("--actors", type=int, default=1, help="with --ray: Detectors at once (default 1)")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs per actor (default 1)")
+    ray.add_argument("--gpus-per-actor", type=float, default=0.0, help="with --ray: 1 for a GPU backend")
+    ray.add_argument("--batch-size", type=int, default=16, help="with --ray: images per batch (default 16)")
 
 
 def save_folder(path: str) -> Path:
@@ -99,7 +111,27 @@ class UniqueNames:
         return candidate
 
 
+def run_ray(args: argparse.Namespace) -> int:
+    from .ray import run_detect
+
+    if not args.out:
+        raise InputError("--ray needs --out OUT.parquet (or a folder)")
+    if args.save or args.json:
+        raise InputError("--ray writes parquet (--out); --save and --json are for local runs")
+    options = {"conf": args.conf, "iou": args.iou, "max_det": args.max_det, "classes": parse_classes(args.classes),
+               "agnostic": args.agnostic, "backend": args.backend}
+    if args.device:
+        options["device"] = args.device
+    counts = run_detect(args.sources, args.out, model=args.model, address=args.address, actors=args.actors,
+                        cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+                        batch_size=args.batch_size, **options)
+    print(f"{counts['images']} images, {counts['errors']} errors: {args.out}", file=sys.stderr)
+    return 1 if counts["errors"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.ray:
+        return run_ray(args)
     from tqdm import tqdm
 
     from .errors import Error

@@ -35,27 +35,37 @@ def read_image(path: str | os.PathLike) -> Frame:
     if not p.is_file():
         raise InputError(f"image: no such file: {str(p)!r}")
     try:
+        data = p.read_bytes()
+    except OSError as e:  # permissions, a file vanishing, an I/O error
+        raise InputError(f"image: cannot read {str(p)!r}: {e.strerror or e}") from None
+    return decode_image(data, str(p))
+
+
+def decode_image(data: bytes, name: str = "image") -> Frame:
+    """Decodes an encoded image (JPEG, PNG, ...) with OpenCV (BGR) when installed, else Pillow
+    (RGB): the one decoder of files, uploaded bytes and distributed reads, so every path sees the
+    same pixels. ``name`` appears in the error."""
+    try:
         import cv2
     except ImportError:
         cv2 = None
     if cv2 is not None:
-        try:
-            data = np.fromfile(str(p), dtype=np.uint8)  # works with non-ASCII paths too
-        except OSError as e:  # permissions, a file vanishing, an I/O error
-            raise InputError(f"image: cannot read {str(p)!r}: {e.strerror or e}") from None
-        img = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+        buf = np.frombuffer(data, dtype=np.uint8)
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
         if img is None:
-            raise InputError(f"image: cannot decode {str(p)!r} (not an image OpenCV can read)")
+            raise InputError(f"image: cannot decode {name!r} (not an image OpenCV can read)")
         return Frame(img, rgb=False)
     try:
+        import io
+
         from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise ImportError("reading image files needs OpenCV or Pillow: pip install 'fastdet[cpu]'") from None
     try:
-        with Image.open(p) as im:
+        with Image.open(io.BytesIO(data)) as im:
             return Frame(np.asarray(im.convert("RGB")), rgb=True)
     except (UnidentifiedImageError, OSError) as e:
-        raise InputError(f"image: cannot decode {str(p)!r}: {e}") from None
+        raise InputError(f"image: cannot decode {name!r}: {e}") from None
 
 
 def as_frame(frame: FrameLike, rgb: bool = False) -> Frame:

@@ -1,0 +1,202 @@
+"""Batch inference on Ray Data: one Detector per actor, images in, one row of detections per image out.
+
+    import ray, fastdet.ray
+    ds = ray.data.read_binary_files("images/", include_paths=True)          # columns: bytes, path
+    out = ds.map_batches(fastdet.ray.DetectBatches, fn_constructor_kwargs={"model": "yolov8n.onnx"},
+                         batch_format="pyarrow", batch_size=16, concurrency=2, num_cpus=1)
+    out.write_parquet("detections/")
+
+``DetectBatches`` decodes with fastdet's own reader (the same BGR pixels as ``Detector.detect``)
+and returns a table with ``SCHEMA``; an image that cannot be read or decoded is one row with
+``error`` set, never a failed job. ``run_detect`` is the whole job as ``fastdet detect --ray`` runs
+it. ``ray`` and ``pyarrow`` are imported when used (``pip install 'fastdet[ray]'``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .errors import Error, InputError
+
+#: CPUs Ray reserves for each file-reading task (fractional, so Detector actors cannot starve them).
+READ_CPUS = 0.25
+
+#: Columns of every output table, in order.
+COLUMNS = ("path", "width", "height", "boxes", "scores", "class_ids", "names", "error")
+
+
+def schema() -> Any:
+    """The pyarrow schema of the output: boxes are [x1, y1, x2, y2] in image pixels."""
+    import pyarrow as pa
+
+    return pa.schema([
+        ("path", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+        ("boxes", pa.list_(pa.list_(pa.float32(), 4))), ("scores", pa.list_(pa.float32())),
+        ("class_ids", pa.list_(pa.int32())), ("names", pa.list_(pa.string())), ("error", pa.string()),
+    ])
+
+
+def _model_file(model: Any) -> str | None:
+    """A local path for the model: bytes (shipped from the driver, e.g. through the object store)
+    are written to a private temporary file; a path is used as it is; None is the default model."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return None if model is None else os.fspath(model)
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        folder = tempfile.mkdtemp(prefix="fastdet-model-")  # created 0700
+        path = Path(folder) / "model.onnx"
+        path.write_bytes(bytes(model))
+        return str(path)
+    try:  # an ObjectRef of the model's bytes
+        import ray
+
+        if isinstance(model, ray.ObjectRef):
+            return _model_file(ray.get(model))
+    except ImportError:
+        pass
+    raise InputError(f"model: expected a path, the model's bytes or an object ref of them, got {type(model).__name__}")
+
+
+class DetectBatches:
+    """``map_batches`` callable: one Detector per actor.
+
+    model: a path readable on every node, the model's bytes, a ``ray.ObjectRef`` of them, or None
+    for $FASTDET_MODEL / the embedded model. detector_options: as ``fastdet.Detector``.
+    A batch is a pyarrow Table (or dict of columns) with ``path`` and optionally ``bytes`` (from
+    ``read_binary_files(include_paths=True)``); without ``bytes`` the file at ``path`` is read.
+    Returns a pyarrow Table with ``schema()``.
+    """
+
+    def __init__(self, model: Any = None, **detector_options: Any) -> None:
+        from .detector import Detector
+
+        self.detector = Detector(_model_file(model), **detector_options)
+
+    def __call__(self, batch: Any) -> Any:
+        import pyarrow as pa
+
+        columns = batch.to_pydict() if isinstance(batch, pa.Table) else dict(batch)
+        paths = [str(p) for p in columns["path"]]
+        data = columns.get("bytes")
+        rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        for i, path in enumerate(paths):
+            self._one(path, None if data is None else data[i], rows)
+        return pa.Table.from_pydict(rows, schema=schema())
+
+    def _one(self, path: str, data: bytes | None, rows: dict[str, list[Any]]) -> None:
+        from .frames import decode_image, read_image
+
+        try:
+            frame = read_image(path) if data is None else decode_image(bytes(data), path)
+            dets = self.detector.detect(frame)
+        except (Error, OSError) as e:  # one bad image: one error row, the job goes on
+            for c, v in zip(COLUMNS, (path, None, None, None, None, None, None, str(e))):
+                rows[c].append(v)
+            return
+        h, w = dets.image_shape
+        values = (path, w, h, dets.xyxy.tolist(), dets.scores.tolist(), dets.class_ids.tolist(),
+                  [dets.name(c) for c in dets.class_ids.tolist()], None)
+        for c, v in zip(COLUMNS, values):
+            rows[c].append(v)
+
+
+def expand_sources(sources: Sequence[str]) -> list[str]:
+    """Image files named by ``sources``: files, folders (recursively) and glob patterns."""
+    import glob
+
+    from .detect_cli import IMAGE_SUFFIXES, image_files
+
+    files: list[str] = []
+    for s in sources:
+        if any(ch in s for ch in "*?["):
+            matched = sorted(p for p in glob.glob(s, recursive=True)
+                             if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())
+            if not matched:
+                raise InputError(f"no images match {s!r}")
+            files.extend(matched)
+        else:
+            files.extend(str(p) for p in image_files([s]))
+    return files
+
+
+def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: Any = None,
+               address: str | None = None, actors: int = 1, cpus_per_actor: float = 1.0, gpus_per_actor: float = 0.0,
+               batch_size: int = 16, **detector_options: Any) -> dict[str, int]:
+    """Detects on every image of ``sources`` with Ray Data and writes ``out``: a parquet file sorted
+    by path (``*.parquet``), or a folder of parquet files as Ray writes them (any other name).
+
+    actors: Detectors running at once; cpus_per_actor: the CPUs Ray reserves for each (fractional
+    values leave room for the reading tasks on small machines; a CPU backend gets that many
+    inference threads, at least one); gpus_per_actor: 1 with a GPU backend. ``address``: an
+    existing Ray cluster (None starts one on this machine). Returns counts: images, errors."""
+    import pyarrow.parquet as pq
+    import ray
+
+    if actors < 1 or batch_size < 1 or not cpus_per_actor > 0 or gpus_per_actor < 0:
+        raise InputError(f"actors, batch size and CPUs per actor must be positive (GPUs per actor >= 0), got "
+                         f"{actors}, {batch_size}, {cpus_per_actor}, {gpus_per_actor}")
+    files = expand_sources(sources)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        model_arg: Any = model
+        path = Path(os.fspath(model)) if model is not None else None
+        if path is not None and path.suffix.lower() == ".onnx" and path.is_file():
+            from .onnx_external_data import external_data_locations
+
+            blob = path.read_bytes()
+            if not external_data_locations(blob):  # one self-contained file: ship its bytes to every node
+                model_arg = ray.put(blob)
+        threads = max(1, int(round(cpus_per_actor)))
+        options = dict(detector_options)
+        if not gpus_per_actor:  # CPU inference: as many threads as the CPUs Ray gives the actor
+            options.setdefault("device", "cpu")
+            options.setdefault("threads", threads)
+        # Reading tasks ask for a quarter CPU: actors that hold every whole CPU would otherwise
+        # starve them and the job would wait forever.
+        ds = ray.data.read_binary_files(files, include_paths=True, ray_remote_args={"num_cpus": READ_CPUS})
+        ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": model_arg, **options},
+                            batch_format="pyarrow", batch_size=batch_size, concurrency=actors,
+                            num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None)
+        out = Path(os.fspath(out))
+        if out.suffix.lower() == ".parquet":
+            table = ds.to_arrow_refs()
+            merged = _concat_sorted([ray.get(t) for t in table])
+            pq.write_table(merged, str(out))
+            errors = sum(e is not None for e in merged.column("error").to_pylist())
+            return {"images": merged.num_rows, "errors": errors}
+        ds.write_parquet(str(out))
+        done = ray.data.read_parquet(str(out)).to_arrow_refs()
+        merged = _concat_sorted([ray.get(t) for t in done])
+        errors = sum(e is not None for e in merged.column("error").to_pylist())
+        return {"images": merged.num_rows, "errors": errors}
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _concat_sorted(tables: Iterable[Any]) -> Any:
+    """One table, rows ordered by path (Ray keeps no order across blocks)."""
+    import pyarrow as pa
+
+    parts = [t.cast(schema()) for t in tables if t.num_rows]
+    merged = pa.concat_tables(parts) if parts else schema().empty_table()
+    return merged.sort_by("path")
+
+
+def detections_table(detector: Any, files: Sequence[str]) -> Any:
+    """The same table computed in this process with one Detector (the single-process reference)."""
+    job = DetectBatches.__new__(DetectBatches)
+    job.detector = detector
+    rows: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+    for f in files:
+        job._one(str(f), None, rows)
+    import pyarrow as pa
+
+    return pa.Table.from_pydict(rows, schema=schema()).sort_by("path")
+
+
+__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "run_detect", "schema"]
