@@ -36,7 +36,7 @@ def with_ray(model: str, files: list[str], actors: int, cpus_per_actor: float, b
 
     blob = ray.put(Path(model).read_bytes())
     t = time.perf_counter()
-    ds = ray.data.read_binary_files(files, include_paths=True, ray_remote_args={"num_cpus": READ_CPUS})
+    ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=READ_CPUS)
     ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": blob, "device": "cpu",
                                                                "threads": max(1, round(cpus_per_actor))},
                         batch_format="pyarrow", batch_size=batch, concurrency=actors, num_cpus=cpus_per_actor)

@@ -157,7 +157,7 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
             options.setdefault("threads", threads)
         # Reading tasks ask for a quarter CPU: actors that hold every whole CPU would otherwise
         # starve them and the job would wait forever.
-        ds = ray.data.read_binary_files(files, include_paths=True, ray_remote_args={"num_cpus": READ_CPUS})
+        ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=READ_CPUS)
         ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": model_arg, **options},
                             batch_format="pyarrow", batch_size=batch_size, concurrency=actors,
                             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None)
