@@ -32,11 +32,11 @@ def single(model: str, files: list[str], threads: int) -> float:
 def with_ray(model: str, files: list[str], actors: int, cpus_per_actor: float, batch: int) -> float:
     import ray
 
-    from fastdet.ray import READ_CPUS, DetectBatches
+    from fastdet.ray import DetectBatches, read_files
 
     blob = ray.put(Path(model).read_bytes())
     t = time.perf_counter()
-    ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=READ_CPUS)
+    ds = read_files(files)
     ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": blob, "device": "cpu",
                                                                "threads": max(1, round(cpus_per_actor))},
                         batch_format="pyarrow", batch_size=batch, concurrency=actors, num_cpus=cpus_per_actor)
@@ -51,12 +51,14 @@ def main() -> int:
     ap.add_argument("--data", required=True, help="folder of images")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--repeat", type=int, default=1, help="use the folder's images this many times over")
     args = ap.parse_args()
     import os
 
     import ray
 
     files = sorted(str(p) for p in Path(args.data).rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    files = files * args.repeat
     cores = os.cpu_count() or 1
     t = time.perf_counter()
     ray.init(num_cpus=cores, include_dashboard=False, logging_level="ERROR", log_to_driver=False)

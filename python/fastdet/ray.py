@@ -102,6 +102,17 @@ class DetectBatches:
             rows[c].append(v)
 
 
+def read_files(files: Sequence[str]) -> Any:
+    """``ray.data.read_binary_files`` with reading tasks on READ_CPUS each (named remote parameters
+    since Ray 2.5x; ``ray_remote_args`` before)."""
+    import ray.data
+
+    try:
+        return ray.data.read_binary_files(list(files), include_paths=True, num_cpus=READ_CPUS)
+    except TypeError:
+        return ray.data.read_binary_files(list(files), include_paths=True, ray_remote_args={"num_cpus": READ_CPUS})
+
+
 def expand_sources(sources: Sequence[str]) -> list[str]:
     """Image files named by ``sources``: files, folders (recursively) and glob patterns."""
     import glob
@@ -157,7 +168,7 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
             options.setdefault("threads", threads)
         # Reading tasks ask for a quarter CPU: actors that hold every whole CPU would otherwise
         # starve them and the job would wait forever.
-        ds = ray.data.read_binary_files(files, include_paths=True, num_cpus=READ_CPUS)
+        ds = read_files(files)
         ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": model_arg, **options},
                             batch_format="pyarrow", batch_size=batch_size, concurrency=actors,
                             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None)
@@ -199,4 +210,4 @@ def detections_table(detector: Any, files: Sequence[str]) -> Any:
     return pa.Table.from_pydict(rows, schema=schema()).sort_by("path")
 
 
-__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "run_detect", "schema"]
+__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "read_files", "run_detect", "schema"]
