@@ -91,7 +91,8 @@ def score(gt: dict[str, Any], detections: list[dict[str, Any]], *, max_dets: int
         coco.dataset = gt
         coco.createIndex()
         ev = COCOeval(coco, coco.loadRes(detections), "bbox")
-        ev.params.maxDets = [1, 10, max_dets]
+        # COCOeval sorts maxDets and scores the largest: keep max_dets the largest of the three.
+        ev.params.maxDets = [min(1, max_dets), min(10, max_dets), max_dets]
         ev.evaluate()
         ev.accumulate()
         ev.summarize()

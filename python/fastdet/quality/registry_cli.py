@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = {"name": args.name, "champion": reg.champion(args.name),
                "versions": [v["version"] for v in reg.versions(args.name)],
-               "decisions": [{k: d[k] for k in ("time", "promoted", "reason", "file")} | {
+               "decisions": [{k: d.get(k) for k in ("time", "promoted", "reason", "file")} | {
                    "challenger": d["challenger"]["version"], "champion": d["champion"]["version"]}
                    for d in reg.decisions(args.name)]}
     print(json.dumps(out, indent=1))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
 from .hashing import file_sha256
@@ -24,7 +25,7 @@ def list_images(source: str | os.PathLike[str]) -> list[Path]:
     if src.is_dir():
         found = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not found:
-            raise ValueError(f"data: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {str(src)!r}")
+            raise InputError(f"data: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {str(src)!r}")
         return found
     if src.is_file() and src.suffix.lower() == ".txt":
         out = []
@@ -38,7 +39,7 @@ def list_images(source: str | os.PathLike[str]) -> list[Path]:
                 raise FileNotFoundError(f"data: {src.name} line {n}: no such image {str(p)!r}")
             out.append(p)
         if not out:
-            raise ValueError(f"data: split file {str(src)!r} lists no images")
+            raise InputError(f"data: split file {str(src)!r} lists no images")
         return out
     raise FileNotFoundError(f"data: expected a folder of images or a split file (.txt), got {str(src)!r}")
 
@@ -52,22 +53,6 @@ def label_path(image: Path) -> Path:
             parts[i] = "labels"
             return Path(*parts).with_suffix(".txt")
     return image.with_suffix(".txt")
-
-
-def read_labels(image: Path) -> np.ndarray:
-    """float64[K, 5] rows (class, cx, cy, w, h) normalised; an image without a label file has none."""
-    path = label_path(image)
-    if not path.is_file():
-        return np.zeros((0, 5))
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    bad = next((n for n, r in enumerate(rows, 1) if len(r) != 5), None)
-    if bad is not None:
-        raise ValueError(f"labels: {path} line {bad}: expected 5 numbers (class cx cy w h; segment "
-                         f"polygons are not read), got {len(rows[bad - 1])}")
-    try:
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64).reshape(-1, 5)
-    except ValueError:
-        raise ValueError(f"labels: {path} is not in YOLO format (class cx cy w h per line)") from None
 
 
 def parse_label_file(path: Path, num_classes: int, issues: DataIssues) -> tuple[np.ndarray, np.ndarray]:
@@ -111,8 +96,6 @@ def read_dataset(source: str | os.PathLike[str], names: dict[int, str],
     Images with the same bytes as an earlier one are skipped (scoring one twice would weigh it
     twice) and counted; so is every other problem (``DataIssues``). An empty dataset is an
     ``InputError``. Category ids are class id + 1 (COCO's ids start at 1)."""
-    from ..errors import InputError
-
     issues = issues if issues is not None else DataIssues()
     num_classes = max(names) + 1 if names else 0
     seen: dict[str, Path] = {}
