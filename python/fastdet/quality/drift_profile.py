@@ -49,7 +49,7 @@ class Profile:
         return json.dumps({"format": FORMAT, "frames": self.frames, "conf": self.conf, "person_class": self.person_class,
                            "input_size": list(self.input_size), "resolutions": [list(r) for r in self.resolutions],
                            "model_sha256": self.model_sha256, "source": self.source,
-                           "samples": {k: np.round(v, 6).tolist() for k, v in self.samples.items()}})
+                           "samples": {k: v.tolist() for k, v in self.samples.items()}})
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         p = Path(path)

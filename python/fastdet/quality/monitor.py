@@ -6,8 +6,9 @@ reference profile of its validation data.
 
 Every ``check_every`` frames, once ``min_frames`` are in the window, each signal of the last
 ``window`` frames is compared with the reference by PSI and a two-sample KS test; a signal
-drifts when its PSI exceeds its threshold and the KS p-value is below its own (both: PSI sizes
-the shift, KS says it is not chance). An alert fires when a signal starts drifting (not again
+drifts when its PSI exceeds its threshold, the KS p-value is below its own, and its mean moved by
+at least the signal's smallest change worth an alarm (PSI sizes the shift in distribution, KS
+says it is not chance, the change says it matters). An alert fires when a signal starts drifting (not again
 while it stays drifted), goes to ``on_alert``, to the ``fastdet.monitor`` log, and to Prometheus
 gauges when prometheus-client is installed. Two resolution alerts need no window: a frame size the
 reference never had ("new_resolution") and one far from the model's training size
@@ -16,7 +17,8 @@ or the reverse).
 
 Consecutive video frames are strongly correlated, so the KS p-value of a 300-frame window is
 far smaller than the same test on independent images would give; the PSI threshold carries the
-decision and the false-alarm rate is measured, not derived (README: drift monitoring).
+decision with the change of the mean, and the false-alarm rate is measured, not derived
+(``bench/drift.py``; README: drift monitoring).
 """
 
 from __future__ import annotations
@@ -40,18 +42,34 @@ log = logging.getLogger("fastdet.monitor")
 
 @dataclass(frozen=True)
 class Threshold:
-    """A signal drifts when PSI > psi and KS p-value < p_value."""
+    """A signal drifts when PSI > psi, the KS p-value < p_value, and the window's mean moved from
+    the reference's by at least min_change (in the signal's units, or as a fraction of the
+    reference mean when ``relative``): the smallest change worth an alarm. Without it a fixed
+    camera's narrow brightness distribution makes a one-grey-level change a "shift" by PSI."""
 
+    min_change: float
+    relative: bool = False
     psi: float = 0.25
     p_value: float = 1e-3
 
+    def changed(self, window_mean: float, reference_mean: float) -> float:
+        """The change of the mean in this threshold's terms (absolute, or relative)."""
+        diff = abs(window_mean - reference_mean)
+        return diff / max(abs(reference_mean), 1e-9) if self.relative else diff
 
-#: Default thresholds. Box sizes and confidences move with scene content (people walking closer,
-#: crowds), detections per frame the most: their PSI bar is higher than the image statistics'.
+
+#: Default thresholds: the smallest change of each signal's mean worth an alarm. Image statistics
+#: in their units (brightness in grey levels), counts and sizes relative to the reference, since
+#: scene content (people walking closer, a crowd passing) moves them by tens of percent.
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
-    "brightness": Threshold(0.25), "contrast": Threshold(0.25), "sharpness": Threshold(0.25),
-    "detections": Threshold(1.0), "persons": Threshold(1.0), "no_person": Threshold(0.5),
-    "confidence": Threshold(0.5), "box_size": Threshold(0.5),
+    "brightness": Threshold(15.0),
+    "contrast": Threshold(0.25, relative=True),
+    "sharpness": Threshold(0.5, relative=True),
+    "detections": Threshold(0.5, relative=True),
+    "persons": Threshold(0.5, relative=True),
+    "no_person": Threshold(0.2),
+    "confidence": Threshold(0.05),
+    "box_size": Threshold(0.35, relative=True),
 }
 
 
@@ -162,15 +180,16 @@ class Monitor:
         for s, t in self.thresholds.items():
             d = distance(values[s], ref.samples[s], ref.shares[s], ref.edges[s])
             self._state.last[s] = d
-            drifting = d.psi > t.psi and d.p_value < t.p_value
+            window_mean = float(values[s].mean()) if len(values[s]) else float("nan")
+            ref_mean = float(ref.samples[s].mean()) if len(ref.samples[s]) else float("nan")
+            change = t.changed(window_mean, ref_mean) if len(values[s]) and len(ref.samples[s]) else 0.0
+            drifting = d.psi > t.psi and d.p_value < t.p_value and change >= t.min_change
             if self._metrics:
                 self._metrics["psi"].labels(self.name, s).set(d.psi)
                 self._metrics["ks"].labels(self.name, s).set(d.ks)
                 self._metrics["alert"].labels(self.name, s).set(int(drifting))
             if drifting and s not in self._state.drifting:
                 self._state.drifting.add(s)
-                window_mean = float(values[s].mean()) if len(values[s]) else float("nan")
-                ref_mean = float(ref.samples[s].mean()) if len(ref.samples[s]) else float("nan")
                 raised.append(self._raise(Alert(
                     s, "drift", self.frames,
                     f"{s} drifted: PSI {d.psi:.3f} > {t.psi:g}, KS {d.ks:.3f} (p {d.p_value:.2g}); window mean "
