@@ -9,7 +9,8 @@ stream: the second half, played forwards and backwards until ``--frames`` frames
 fewer distinct frames than that; detections are computed once per distinct frame). Shifted
 streams start after the monitor has seen ``window`` held-out frames: the same held-out frames
 darkened (x0.4), blurred (Gaussian, sigma 3), downscaled to half size, and the other video as a
-new camera. Each shifted stream runs until the first alert or ``--max-shifted`` frames.
+new camera. Each shifted stream runs until the first drift alert of a signal (resolution alerts
+come first where the frame size changed) or ``--max-shifted`` frames.
 """
 
 from __future__ import annotations
@@ -110,16 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(args.window):  # a monitor that has been watching the normal stream
             m.observe(held_out[k % len(held_out)], held_dets[k % len(held_out)])
         m.alerts.clear()
-        until = None
+        until = until_drift = None
         for i in range(args.max_shifted):
             j = order[i % len(order)] if len(stream) == len(held_out) else i % len(stream)
-            if m.observe(stream[j], dets[j]):
+            raised = m.observe(stream[j], dets[j])
+            if raised and until is None:
                 until = i + 1
+            if any(a.kind == "drift" for a in raised):
+                until_drift = i + 1
                 break
-        first = [{"signal": a.signal, "kind": a.kind} for a in m.alerts]
-        result["shifted"][name] = {"frames_until_alarm": until, "first_alerts": first}
-        print(f"{name}: alarm after {until} frames: {', '.join(a['signal'] + ' (' + a['kind'] + ')' for a in first)}",
-              file=sys.stderr)
+        first = [{"signal": a.signal, "kind": a.kind, "frame": a.frame - args.window} for a in m.alerts]
+        result["shifted"][name] = {"frames_until_alarm": until, "frames_until_signal_drift": until_drift,
+                                   "alerts": first}
+        print(f"{name}: first alarm after {until} frames, first signal drift after {until_drift}: "
+              f"{', '.join(a['signal'] + ' (' + a['kind'] + ')' for a in first)}", file=sys.stderr)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(result, indent=1))
     if args.json:
