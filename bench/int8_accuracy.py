@@ -34,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from fastdet import Detector
-    from fastdet.quality.coco_eval import EVAL_OPTIONS, detect_all, ground_truth, score
-    from fastdet.quality.yolo_data import list_images
+    from fastdet.quality.coco_eval import EVAL_OPTIONS, Predictions, predict, score_predictions
+    from fastdet.quality.yolo_data import read_dataset
     from fastdet.quantize import quantize
 
-    images = list_images(args.data)
+    truth = read_dataset(args.data, Detector(args.model, backend="onnxruntime-cpu").names)
+    images = [img.path for img in truth.images]
     halves = [images[0::2], images[1::2]]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="fastdet-int8-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -50,9 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     all_split = work / "all.txt"
     all_split.write_text("\n".join(str(p.resolve()) for p in images) + "\n")
 
-    def scored(rows_shapes, names):
-        rows, shapes = rows_shapes
-        return score(ground_truth(images, shapes, names), rows)
+    def scored(det):
+        return score_predictions(truth, predict(det, truth))
 
     results = {}
     for label, kw in (("fp32, ONNX Runtime", {"backend": "onnxruntime-cpu"}),
@@ -61,26 +61,24 @@ def main(argv: list[str] | None = None) -> int:
         det = Detector(args.model, **kw, **EVAL_OPTIONS)
         if "default" in label:
             label += f" ({det._backend.inference_precision})"
-        results[label] = scored(detect_all(det, images), det.names)
+        results[label] = scored(det)
         print(f"{label}: done", file=sys.stderr)
-    # Two-fold: the model calibrated on half i detects on half 1 - i; ids follow `images` order.
+    # Two-fold: the model calibrated on half i detects on half 1 - i; predictions go back in
+    # `images` order and are scored together.
     folds = [quantize(args.model, splits[i], work / f"int8_half{i}", samples=args.samples).parent for i in (0, 1)]
-    rows, shapes = [], [None] * len(images)
+    pooled = Predictions(*[[None] * len(images) for _ in range(5)])
     for i, folder in enumerate(folds):
         det = Detector(folder, **EVAL_OPTIONS)
-        other = halves[1 - i]
-        got_rows, got_shapes = detect_all(det, other)
-        index = {j: images.index(p) for j, p in enumerate(other)}
-        for r in got_rows:
-            r["image_id"] = index[r["image_id"]]
-        rows += got_rows
-        for j, s in enumerate(got_shapes):
-            shapes[index[j]] = s
-    results["int8, two-fold (never scored on its calibration images)"] = score(
-        ground_truth(images, shapes, det.names), rows)
+        half = truth.copy()
+        half.images = truth.images[1 - i :: 2]
+        got = predict(det, half)
+        for j, image_index in enumerate(range(1 - i, len(images), 2)):
+            for field in ("boxes", "scores", "classes", "shapes", "latency_ms"):
+                getattr(pooled, field)[image_index] = getattr(got, field)[j]
+    results["int8, two-fold (never scored on its calibration images)"] = score_predictions(truth, pooled)
     full = quantize(args.model, all_split, work / "int8_all", samples=args.samples).parent
     det = Detector(full, **EVAL_OPTIONS)
-    results["int8, calibrated on all images (in-sample)"] = scored(detect_all(det, images), det.names)
+    results["int8, calibrated on all images (in-sample)"] = scored(det)
 
     print(f"{args.model.name} on {args.data.name} ({len(images)} images), conf {EVAL_OPTIONS['conf']}, "
           f"IoU {EVAL_OPTIONS['iou']}; int8 models in {work}")

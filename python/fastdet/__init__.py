@@ -47,6 +47,7 @@ __all__ = [
     "InputTypeError",
     "ModelError",
     "ModelInfo",
+    "Monitor",
     "Recipe",
     "UnsafeCacheError",
     "cuda_available",
@@ -55,6 +56,15 @@ __all__ = [
     "make_recipe",
     "nms",
 ]
+
+
+def __getattr__(name: str):
+    # The drift monitor pulls in scipy: loaded on first use, not with every `import fastdet`.
+    if name == "Monitor":
+        from .quality.monitor import Monitor
+
+        return Monitor
+    raise AttributeError(f"module 'fastdet' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -20,6 +20,12 @@ COMMANDS: dict[str, str] = {
     "bench": "fastdet.bench.cli",
     "build": "fastdet.build_cli",
     "quantize": "fastdet.quantize_cli",
+    "eval": "fastdet.quality.eval_cli",
+    "split": "fastdet.quality.split_cli",
+    "compare": "fastdet.quality.compare_cli",
+    "profile": "fastdet.quality.profile_cli",
+    "registry": "fastdet.quality.registry_cli",
+    "promote": "fastdet.quality.promote_cli",
 }
 
 

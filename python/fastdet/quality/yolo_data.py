@@ -4,10 +4,16 @@ normalised to [0, 1]."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
 import numpy as np
+
+from ..errors import InputError
+from .data_issues import DataIssues
+from .ground_truth import GroundTruth, ImageTruth
+from .hashing import file_sha256
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
@@ -19,7 +25,7 @@ def list_images(source: str | os.PathLike[str]) -> list[Path]:
     if src.is_dir():
         found = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not found:
-            raise ValueError(f"data: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {str(src)!r}")
+            raise InputError(f"data: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {str(src)!r}")
         return found
     if src.is_file() and src.suffix.lower() == ".txt":
         out = []
@@ -33,7 +39,7 @@ def list_images(source: str | os.PathLike[str]) -> list[Path]:
                 raise FileNotFoundError(f"data: {src.name} line {n}: no such image {str(p)!r}")
             out.append(p)
         if not out:
-            raise ValueError(f"data: split file {str(src)!r} lists no images")
+            raise InputError(f"data: split file {str(src)!r} lists no images")
         return out
     raise FileNotFoundError(f"data: expected a folder of images or a split file (.txt), got {str(src)!r}")
 
@@ -49,17 +55,68 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def read_labels(image: Path) -> np.ndarray:
-    """float64[K, 5] rows (class, cx, cy, w, h) normalised; an image without a label file has none."""
-    path = label_path(image)
-    if not path.is_file():
-        return np.zeros((0, 5))
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    bad = next((n for n, r in enumerate(rows, 1) if len(r) != 5), None)
-    if bad is not None:
-        raise ValueError(f"labels: {path} line {bad}: expected 5 numbers (class cx cy w h; segment "
-                         f"polygons are not read), got {len(rows[bad - 1])}")
-    try:
-        return np.array([[float(v) for v in r] for r in rows], dtype=np.float64).reshape(-1, 5)
-    except ValueError:
-        raise ValueError(f"labels: {path} is not in YOLO format (class cx cy w h per line)") from None
+def parse_label_file(path: Path, num_classes: int, issues: DataIssues) -> tuple[np.ndarray, np.ndarray]:
+    """Checked rows of one label file: (int64[K] class ids, float64[K, 4] normalised xyxy clipped
+    to [0, 1]). Bad rows are skipped and counted in ``issues``: malformed lines, class ids outside
+    [0, num_classes), boxes of no area; boxes reaching outside the image are clipped and counted."""
+    classes, boxes = [], []
+    for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        where = f"{path.name}:{n}"
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            values = []
+        if len(values) != 5 or not all(math.isfinite(v) for v in values):
+            issues.add("malformed_line", where)
+            continue
+        cls, cx, cy, w, h = values
+        if cls != int(cls) or not 0 <= cls < num_classes:
+            issues.add("class_out_of_range", f"{where} (class {fields[0]})")
+            continue
+        box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+        clipped = box.clip(0.0, 1.0)
+        if w <= 0 or h <= 0 or clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
+            issues.add("empty_box", where)
+            continue
+        # Exporters round normalised coordinates: only a reach past a thousandth of the image counts.
+        if np.abs(clipped - box).max() > 1e-3:
+            issues.add("box_outside_image", where)
+        classes.append(int(cls))
+        boxes.append(clipped)
+    return np.array(classes, np.int64), np.array(boxes, np.float64).reshape(-1, 4)
+
+
+def read_dataset(source: str | os.PathLike[str], names: dict[int, str],
+                 issues: DataIssues | None = None) -> GroundTruth:
+    """A YOLO-format dataset (folder or split file) checked against a model's classes ``names``.
+
+    Images with the same bytes as an earlier one are skipped (scoring one twice would weigh it
+    twice) and counted; so is every other problem (``DataIssues``). An empty dataset is an
+    ``InputError``. Category ids are class id + 1 (COCO's ids start at 1)."""
+    issues = issues if issues is not None else DataIssues()
+    num_classes = max(names) + 1 if names else 0
+    seen: dict[str, Path] = {}
+    images: list[ImageTruth] = []
+    for path in list_images(source):
+        try:
+            sha = file_sha256(path)
+        except OSError as e:
+            issues.add("unreadable_image", f"{path.name} ({e.strerror or e})")
+            continue
+        if sha in seen:
+            issues.add("duplicate_image", f"{path.name} = {seen[sha].name}")
+            continue
+        seen[sha] = path
+        labels = label_path(path)
+        if not labels.is_file():
+            issues.add("missing_labels", path.name)
+            images.append(ImageTruth.empty(path, sha))
+            continue
+        classes, boxes = parse_label_file(labels, num_classes, issues)
+        images.append(ImageTruth(path, sha, classes, boxes, np.zeros(len(classes), bool)))
+    if not images:
+        raise InputError(f"data: {str(source)!r} holds no readable images")
+    return GroundTruth(images, dict(names), {c: c + 1 for c in names}, "yolo", issues)

@@ -1,0 +1,118 @@
+"""`fastdet eval MODEL DATA`: COCO metrics against ground truth (YOLO labels or COCO JSON), as a
+table, a JSON report and plots; with ``--sizes`` / ``--backends``, the accuracy/latency table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "evaluate a model against ground truth (COCO mAP by pycocotools)"
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    """Options shared with `fastdet promote`: how the data is read and the detector run."""
+    p.add_argument("--conf", type=float, default=0.001, help="score threshold (default 0.001, as ultralytics' val)")
+    p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold (default 0.7)")
+    p.add_argument("--max-det", type=int, default=300, help="boxes per image from the detector (default 300)")
+    p.add_argument("--coco-max-dets", type=int, default=100,
+                   help="boxes per image COCOeval scores (default 100, COCO's own: comparable with published mAP)")
+    p.add_argument("--split", choices=("train", "val", "test"), default=None,
+                   help="for a dataset YAML: which split (default val)")
+    p.add_argument("--images", default=None, help="for COCO JSON: the images folder (default images/ beside it)")
+    p.add_argument("--strict", action="store_true", help="any dataset problem is an error, not a counted warning")
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="ONNX detector, OpenVINO IR or export folder")
+    p.add_argument("data", help="images folder (YOLO layout), split file (.txt), dataset YAML, or COCO JSON")
+    p.add_argument("--backend", default="auto", help="backend (default auto; see `fastdet info`)")
+    p.add_argument("--precision", default=None, help="OpenVINO inference precision: auto (bf16 where the CPU has it) "
+                                                     "or fp32")
+    add_common(p)
+    p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
+    p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument("--plot", metavar="DIR", help="write pr_person.png and ap_per_class.png to DIR")
+    p.add_argument("--save-coco", metavar="DIR",
+                   help="write ground_truth.json and predictions.json (COCO format) to DIR, to rescore elsewhere")
+    p.add_argument("--test", action="store_true", help="allow the sealed test split (the look is logged beside it)")
+    p.add_argument("--sizes", default=None, help="e.g. 320,416,640: evaluate the model resized to each size")
+    p.add_argument("--backends", default=None, help="with --sizes: comma-separated backends (default: --backend)")
+    p.add_argument("--budget-ms", type=float, default=None,
+                   help="with --sizes: name the most accurate configuration whose median latency fits")
+    p.add_argument("--metric", default="map50_95", choices=("map50_95", "map50", "person_ap50_95", "person_ap50"),
+                   help="what --budget-ms maximises (default map50_95)")
+
+
+def _options(args: argparse.Namespace) -> dict:
+    return {"conf": args.conf, "iou": args.iou, "max_det": args.max_det}
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    return {"precision": args.precision} if args.precision else {}
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from . import sweep
+    from .resize_model import parse_sizes
+
+    if args.test:
+        raise InputError("--test with --sizes: choosing a size or backend is model selection; run it on validation data")
+    sizes = parse_sizes(args.sizes)
+    backends = [b.strip() for b in (args.backends or args.backend).split(",") if b.strip()]
+    rows = sweep.run_sweep(args.model, args.data, sizes, backends, options={**_options(args), **_backend_options(args)},
+                           coco_max_dets=args.coco_max_dets, split=args.split, images=args.images, strict=args.strict,
+                           limit=args.limit, progress=not args.json)
+    best = sweep.best_within(rows, args.budget_ms, args.metric) if args.budget_ms is not None else None
+    if args.json:
+        out = {"rows": [vars(r) for r in rows]}
+        if args.budget_ms is not None:
+            out["budget_ms"] = args.budget_ms
+            out["best"] = vars(best) if best else None
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print(sweep.table(rows))
+        if args.budget_ms is not None:
+            print(f"within {args.budget_ms:g} ms (median per image, this machine): " +
+                  (f"{best.size} px on {best.backend} ({best.precision}), {args.metric} {getattr(best, args.metric):.4f}, "
+                   f"{best.latency['p50_ms']:.1f} ms" if best else "no configuration fits"))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from .evaluation import evaluate_model
+
+    if args.sizes:
+        return run_sweep(args)
+    if args.backends or args.budget_ms is not None:
+        raise InputError("--backends and --budget-ms go with --sizes")
+    ev = evaluate_model(args.model, args.data, backend=args.backend, backend_options=_backend_options(args),
+                        **_options(args), coco_max_dets=args.coco_max_dets, split=args.split, images=args.images,
+                        allow_test=args.test, strict=args.strict, limit=args.limit, progress=not args.json)
+    if args.report:
+        Path(args.report).write_text(json.dumps(ev.report, indent=1) + "\n")
+    if args.save_coco:
+        from .coco_eval import result_rows
+
+        folder = Path(args.save_coco)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "ground_truth.json").write_text(json.dumps(ev.gt.to_coco(ev.predictions.shapes)))
+        (folder / "predictions.json").write_text(json.dumps(result_rows(ev.gt, ev.predictions)))
+    if args.plot:
+        from .eval_plot import plot
+
+        written = plot(ev.metrics, ev.gt.names, Path(args.plot), f"{Path(args.model).name}")
+        print("plots: " + ", ".join(str(p) for p in written), file=sys.stderr)
+    if args.json:
+        json.dump(ev.report, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        from .eval_report import table
+
+        print(table(ev.report))
+    return 0

@@ -1,0 +1,213 @@
+"""The model registry: versions of a detector, their evaluations, and which one is the champion.
+
+Layout (``$FASTDET_REGISTRY``, default ``~/.fastdet/registry``), all plain JSON:
+
+    REGISTRY/
+      NAME/                             a model line, e.g. "pedestrian"
+        champion.json                   {"version": V, "since": T, "history": [{"version", "since", "reason",
+                                         "decision"}, ...]}  (absent until the first version)
+        decisions/T_V.json              each promotion decision with both sides' numbers
+        versions/V/
+          version.json                  {"name", "version", "file", "sha256", "created", "parent", "source",
+                                         "note"}
+          model.onnx                    the model's bytes (an OpenVINO export folder: model/)
+          evals/T_DATAHASH.json         eval reports of this version (``fastdet eval``'s JSON)
+
+A server resolves NAME to ``champion.json``'s version, loads ``versions/V/<file>`` and checks its
+SHA-256 against ``version.json`` (``Registry.model_path`` does all three). Folders are private
+(0700) and files written 0600 by atomic rename, and a folder or file another user could have
+written is refused, as for fastdet's engine caches: a registry decides what serves. Changes to
+one NAME are serialised by a file lock (``NAME/.lock``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from ..errors import InputError, ModelError
+from ..private_files import check_trusted, private_dir, read_trusted, write_atomic
+from .hashing import model_sha256
+
+ENV = "FASTDET_REGISTRY"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(ENV) or Path.home() / ".fastdet" / "registry").expanduser()
+
+
+def _check_name(value: str, what: str) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InputError(f"{what}: expected 1-64 letters, digits, '.', '_' or '-' (not starting with a symbol), "
+                         f"got {value!r}")
+    return value
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%S") + f"{time.time_ns() % 1_000_000_000 // 1000:06d}"
+
+
+class Registry:
+    """A registry folder (created private on first write)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root).expanduser() if root else default_root()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def _read(self, path: Path) -> dict[str, Any]:
+        try:
+            return json.loads(read_trusted(path, "registry file"))
+        except FileNotFoundError:
+            raise
+        except json.JSONDecodeError as e:
+            raise ModelError(f"registry: {path} is corrupt ({e})") from None
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        check_trusted(self.root, "registry folder")
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and _NAME.match(p.name))
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """version.json of each version of ``name``, oldest first."""
+        folder = self.root / _check_name(name, "name") / "versions"
+        if not folder.is_dir():
+            return []
+        out = [self._read(p / "version.json") for p in folder.iterdir() if (p / "version.json").is_file()]
+        return sorted(out, key=lambda v: (v["created"], v["version"]))
+
+    def version(self, name: str, version: str) -> dict[str, Any]:
+        path = self.root / _check_name(name, "name") / "versions" / _check_name(version, "version") / "version.json"
+        try:
+            return self._read(path)
+        except FileNotFoundError:
+            known = [v["version"] for v in self.versions(name)]
+            raise InputError(f"registry: {name} has no version {version!r} (versions: {known or 'none'})") from None
+
+    def champion(self, name: str) -> dict[str, Any] | None:
+        """champion.json of ``name`` ({"version", "since", "history"}), None before the first version."""
+        try:
+            return self._read(self.root / _check_name(name, "name") / "champion.json")
+        except FileNotFoundError:
+            return None
+
+    def evals(self, name: str, version: str) -> list[dict[str, Any]]:
+        folder = self.root / name / "versions" / _check_name(version, "version") / "evals"
+        return [self._read(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+    def decisions(self, name: str) -> list[dict[str, Any]]:
+        folder = self.root / _check_name(name, "name") / "decisions"
+        return [self._read(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+    def model_path(self, name: str, version: str | None = None) -> Path:
+        """The model file of ``version`` (default: the champion), after checking its SHA-256
+        against the registry's record (``ModelError`` when it differs)."""
+        if version is None:
+            champ = self.champion(name)
+            if champ is None:
+                raise InputError(f"registry: no model named {name!r} in {self.root}")
+            version = champ["version"]
+        record = self.version(name, version)
+        path = self.root / name / "versions" / version / record["file"]
+        check_trusted(path, "registry model")
+        got = model_sha256(path)
+        if got != record["sha256"]:
+            raise ModelError(f"registry: {name} {version}: {path} has SHA-256 {got[:12]}..., the registry recorded "
+                             f"{record['sha256'][:12]}...: the file changed after it was added; refusing it")
+        return path
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _folder(self, *parts: str) -> Path:
+        path = private_dir(self.root, "registry folder")
+        for part in parts:
+            path = private_dir(path / part, "registry folder")
+        return path
+
+    def _write(self, path: Path, data: dict[str, Any]) -> Path:
+        return write_atomic(path, (json.dumps(data, indent=1, sort_keys=False) + "\n").encode())
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Holds ``NAME/.lock`` (other processes changing ``name`` wait)."""
+        try:
+            from filelock import FileLock
+        except ImportError:
+            raise ImportError("the model registry needs filelock: pip install 'fastdet[quality]'") from None
+        folder = self._folder(_check_name(name, "name"))
+        with FileLock(str(folder / ".lock"), timeout=60, mode=0o600):
+            yield
+
+    def add(self, name: str, model: str | os.PathLike[str], *, version: str | None = None, parent: str | None = None,
+            note: str = "") -> dict[str, Any]:
+        """Copies ``model`` (an ONNX file or an OpenVINO export folder) in as a new version of
+        ``name`` (default id: v1, v2, ...); the first version of a name becomes its champion."""
+        src = Path(model).expanduser()
+        if not src.exists():
+            raise InputError(f"registry add: no such model: {str(src)!r}")
+        with self.locked(name):
+            existing = {v["version"] for v in self.versions(name)}
+            if version is None:
+                n = len(existing) + 1
+                while f"v{n}" in existing:
+                    n += 1
+                version = f"v{n}"
+            _check_name(version, "version")
+            if version in existing:
+                raise InputError(f"registry add: {name} already has a version {version!r}")
+            if parent is not None and parent not in existing:
+                raise InputError(f"registry add: parent {parent!r} is not a version of {name} ({sorted(existing)})")
+            folder = self._folder(name, "versions", version)
+            if src.is_dir():
+                file = "model"
+                shutil.copytree(src, folder / file)
+                for p in [folder / file, *(folder / file).rglob("*")]:
+                    os.chmod(p, 0o700 if p.is_dir() else 0o600)
+            else:
+                file = "model" + (src.suffix.lower() or ".onnx")
+                write_atomic(folder / file, src.read_bytes())
+            record = {"name": name, "version": version, "file": file, "sha256": model_sha256(folder / file),
+                      "created": now(), "parent": parent, "source": str(src.resolve()), "note": note}
+            self._write(folder / "version.json", record)
+            if self.champion(name) is None:
+                self._write(self._folder(name) / "champion.json",
+                            {"version": version, "since": record["created"],
+                             "history": [{"version": version, "since": record["created"],
+                                          "reason": "first version", "decision": None}]})
+        return record
+
+    def add_eval(self, name: str, version: str, report: dict[str, Any]) -> Path:
+        """Stores an eval report (``fastdet eval``'s JSON) with ``version``."""
+        self.version(name, version)
+        folder = self._folder(name, "versions", version, "evals")
+        return self._write(folder / f"{_stamp()}_{report['data']['sha256'][:12]}.json", report)
+
+    def decide(self, name: str, decision: dict[str, Any]) -> Path:
+        """Writes a promotion decision; when it promotes, moves the champion pointer (history kept)."""
+        with self.locked(name):
+            champ = self.champion(name)
+            if champ is None or champ["version"] != decision["champion"]["version"]:
+                raise InputError(f"registry: the champion of {name} changed while the challenger was evaluated; "
+                                 f"run promote again")
+            path = self._folder(name, "decisions") / f"{_stamp()}_{decision['challenger']['version']}.json"
+            decision["file"] = str(path.relative_to(self.root))
+            self._write(path, decision)
+            if decision["promoted"]:
+                since = now()
+                champ["history"].append({"version": decision["challenger"]["version"], "since": since,
+                                         "reason": decision["reason"], "decision": decision["file"]})
+                champ["version"], champ["since"] = decision["challenger"]["version"], since
+                self._write(self.root / name / "champion.json", champ)
+        return path
