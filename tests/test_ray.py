@@ -89,3 +89,26 @@ def test_cli_on_a_local_ray_writes_the_single_process_rows(model, images, tmp_pa
     got = pq.read_table(out)
     want = detections_table(fastdet.Detector(model, conf=0.1), _files(images))
     assert got.sort_by("path").to_pylist() == want.to_pylist()
+
+
+def test_eval_on_ray_equals_the_local_eval(tmp_path, capsys):
+    """fastdet eval --ray: predictions on a local Ray, metrics computed once, equal to the local run."""
+    pytest.importorskip("ray")
+    pytest.importorskip("pycocotools")
+    import json
+
+    from fastdet.cli import main
+    from tiny_datasets import many_images
+
+    data = tmp_path / "data"
+    many_images(data, 12, seed=3)
+    boxes = np.array([[20, 20, 16, 16], [21, 21, 16, 16], [44, 40, 10, 12], [50, 10, 8, 8]], np.float32)
+    weights = np.array([[0.9, 0.8, 0.0, 0.6], [0.0, 0.0, 0.7, 0.0]], np.float32)
+    model = yolov8_like(tmp_path / "m.onnx", boxes, weights, metadata={"names": "{0: 'person', 1: 'car'}"})
+    args = ["eval", str(model), str(data), "--json", "--backend", "onnxruntime-cpu"]
+    assert main(args) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--ray", "--actors", "2", "--cpus-per-actor", "0.5", "--batch-size", "5"]) == 0
+    distributed = json.loads(capsys.readouterr().out)
+    assert distributed["metrics"] == local["metrics"]
+    assert distributed["data"] == local["data"]

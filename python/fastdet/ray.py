@@ -189,6 +189,48 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
             ray.shutdown()
 
 
+def predictor(model: Any, *, address: str | None = None, actors: int = 1, cpus_per_actor: float = 1.0,
+              gpus_per_actor: float = 0.0, batch_size: int = 16, **detector_options: Any) -> Any:
+    """A ``predictor(detector, gt) -> Predictions`` for ``fastdet.quality`` evaluation: the
+    predictions are made on Ray (the rows of ``DetectBatches``), the metrics once, by the caller.
+    An image Ray could not decode is dropped from ``gt`` and counted, as the local path does."""
+
+    def predict(detector: Any, gt: Any) -> Any:
+        import tempfile
+        import time
+
+        import numpy as np
+        import pyarrow.parquet as pq
+
+        from .quality.coco_eval import Predictions
+
+        files = [str(img.path) for img in gt.images]
+        with tempfile.TemporaryDirectory(prefix="fastdet-ray-eval-") as tmp:
+            out = Path(tmp) / "predictions.parquet"
+            t = time.perf_counter()
+            run_detect(files, out, model=model, address=address, actors=actors, cpus_per_actor=cpus_per_actor,
+                       gpus_per_actor=gpus_per_actor, batch_size=batch_size, **detector_options)
+            wall_ms = (time.perf_counter() - t) * 1e3
+            rows = {r["path"]: r for r in pq.read_table(out).to_pylist()}
+        preds, kept = Predictions(), []
+        for img in gt.images:
+            r = rows.get(str(img.path))
+            if r is None or r["error"] is not None:
+                gt.issues.add("unreadable_image", f"{img.path.name} ({r['error'] if r else 'no result'})")
+                continue
+            preds.boxes.append(np.asarray(r["boxes"], np.float32).reshape(-1, 4))
+            preds.scores.append(np.asarray(r["scores"], np.float32))
+            preds.classes.append(np.asarray(r["class_ids"], np.int32))
+            preds.shapes.append((r["height"], r["width"]))
+            kept.append(img)
+        gt.images = kept
+        # No per-image latency on Ray: each image gets its share of the job's wall time.
+        preds.latency_ms = [wall_ms / max(len(kept), 1)] * len(kept)
+        return preds
+
+    return predict
+
+
 def _concat_sorted(tables: Iterable[Any]) -> Any:
     """One table, rows ordered by path (Ray keeps no order across blocks)."""
     import pyarrow as pa
@@ -210,4 +252,5 @@ def detections_table(detector: Any, files: Sequence[str]) -> Any:
     return pa.Table.from_pydict(rows, schema=schema()).sort_by("path")
 
 
-__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "read_files", "run_detect", "schema"]
+__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "predictor", "read_files", "run_detect",
+           "schema"]

@@ -44,6 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --sizes: name the most accurate configuration whose median latency fits")
     p.add_argument("--metric", default="map50_95", choices=("map50_95", "map50", "person_ap50_95", "person_ap50"),
                    help="what --budget-ms maximises (default map50_95)")
+    ray = p.add_argument_group("Ray Data (pip install 'fastdet[ray]'): predictions in parallel, metrics once")
+    ray.add_argument("--ray", action="store_true", help="make the predictions on Ray Data")
+    ray.add_argument("--address", default=None, help="with --ray: an existing cluster (default: start one here)")
+    ray.add_argument("--actors", type=int, default=1, help="with --ray: Detectors at once (default 1)")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs per actor (default 1)")
+    ray.add_argument("--batch-size", type=int, default=16, help="with --ray: images per batch (default 16)")
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -87,13 +93,23 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from .evaluation import evaluate_model
 
+    if args.ray and args.sizes:
+        raise InputError("--ray evaluates one configuration; run --sizes locally")
     if args.sizes:
         return run_sweep(args)
     if args.backends or args.budget_ms is not None:
         raise InputError("--backends and --budget-ms go with --sizes")
+    predictor = None
+    if args.ray:
+        from ..ray import predictor as ray_predictor
+
+        predictor = ray_predictor(args.model, address=args.address, actors=args.actors,
+                                  cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size,
+                                  backend=args.backend, **_options(args), **_backend_options(args))
     ev = evaluate_model(args.model, args.data, backend=args.backend, backend_options=_backend_options(args),
                         **_options(args), coco_max_dets=args.coco_max_dets, split=args.split, images=args.images,
-                        allow_test=args.test, strict=args.strict, limit=args.limit, progress=not args.json)
+                        allow_test=args.test, strict=args.strict, limit=args.limit, progress=not args.json,
+                        predictor=predictor)
     if args.report:
         Path(args.report).write_text(json.dumps(ev.report, indent=1) + "\n")
     if args.save_coco:

@@ -45,17 +45,21 @@ def evaluate_model(model: str | os.PathLike[str], data: str | os.PathLike[str], 
                    backend_options: dict[str, Any] | None = None, conf: float = 0.001, iou: float = 0.7,
                    max_det: int = 300, coco_max_dets: int = coco_eval.COCO_MAX_DETS, split: str | None = None,
                    images: str | os.PathLike[str] | None = None, allow_test: bool = False, strict: bool = False,
-                   limit: int | None = None, progress: bool = False, detector: Any = None) -> EvalRun:
+                   limit: int | None = None, progress: bool = False, detector: Any = None,
+                   predictor: Any = None) -> EvalRun:
     """Evaluates ``model`` on ``data`` (see ``data_source``) and returns the run. A look at the
     sealed test split (``allow_test``) is logged beside the split with the model's hash and
-    metrics. ``detector``: an already built Detector of ``model`` to use instead of a new one."""
+    metrics. ``detector``: an already built Detector of ``model`` to use instead of a new one.
+    ``predictor(detector, gt) -> Predictions`` computes the predictions elsewhere (e.g. on Ray,
+    ``fastdet.ray.predictor``); the metrics are computed here, once."""
     from ..detector import Detector
 
     det = detector or Detector(model, backend=backend, conf=conf, iou=iou, max_det=max_det,
                                **(backend_options or {}))
     gt, seal, n_test = load_truth(data, det.names, split=split, images=images, strict=strict, limit=limit,
                                   allow_test=allow_test)
-    metrics, preds = coco_eval.evaluate(det, gt, coco_max_dets, progress)
+    preds = predictor(det, gt) if predictor is not None else coco_eval.predict(det, gt, progress)
+    metrics = coco_eval.score_predictions(gt, preds, coco_max_dets)
     # Images that failed to decode were found only now: report them too.
     if strict and gt.issues:
         gt.issues.report(strict, str(data))
