@@ -14,12 +14,15 @@ import fastdet
 
 if fastdet._core.sanitized:
     # OpenVINO's TBB loads libtbbbind with RTLD_DEEPBIND, which the preloaded ASan runtime refuses
-    # (the process aborts in compile_model). The sanitizer run checks fastdet's native code, which
-    # every CPU test drives through ONNX Runtime as well: there OpenVINO counts as not installed,
-    # in this process and (through a sitecustomize first on PYTHONPATH) in the ones tests start.
-    sys.modules["openvino"] = None  # type: ignore[assignment]
+    # (the process aborts in compile_model), and Ray's raylet and GCS binaries, started with the
+    # runtime preloaded, fail to come up. The sanitizer run checks fastdet's native code, which
+    # every CPU test drives through ONNX Runtime as well: there OpenVINO and Ray count as not
+    # installed, in this process and (through a sitecustomize first on PYTHONPATH) in the ones
+    # tests start. The regular run covers them.
+    for _name in ("openvino", "ray"):
+        sys.modules[_name] = None  # type: ignore[assignment]
     _hide = Path(tempfile.mkdtemp(prefix="fastdet-sanitized-"))
-    (_hide / "sitecustomize.py").write_text("import sys\nsys.modules['openvino'] = None\n")
+    (_hide / "sitecustomize.py").write_text("import sys\nfor m in ('openvino', 'ray'):\n    sys.modules[m] = None\n")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_hide), os.environ.get("PYTHONPATH")) if p)
 
 # $FASTDET_ASSETS points elsewhere, e.g. on a GPU box where only the checkout and a copy of a few
