@@ -36,6 +36,9 @@ import warnings
 
 import numpy as np
 
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_outputs import random_output  # noqa: E402  (one synthetic head output for tests and benches)
+
 warnings.simplefilter("ignore")
 
 import cupy as cp  # noqa: E402
@@ -207,12 +210,8 @@ def bench_letterbox(stream, iters: int) -> dict:
 
 
 def yolov8_output(rng, n: int, nc: int, hot: int) -> np.ndarray:
-    cx, cy = rng.uniform(0, 640, n), rng.uniform(0, 640, n)
-    w, h = rng.uniform(4, 200, n), rng.uniform(4, 200, n)
-    cls = rng.uniform(0, 0.2, (nc, n))
-    idx = rng.choice(n, hot, replace=False)
-    cls[rng.integers(0, nc, hot), idx] = rng.uniform(0.26, 1.0, hot)
-    return np.concatenate([np.stack([cx, cy, w, h]), cls])[None].astype(np.float32)
+    """float32[1, 4+nc, n]: the tests' synthetic YOLOv8 output with ``hot`` anchors above 0.25."""
+    return random_output("yolov8", n, nc, rng, hot=hot)[None]
 
 
 def bench_decode(stream, iters: int) -> dict:
