@@ -12,12 +12,13 @@ from importlib import metadata as _metadata
 
 from . import _core
 from .detector import Detector, detect
-from .errors import (BackendUnavailable, CudaError, EngineError, Error, InputError, InputTypeError, ModelError,
-                     UnsafeCacheError)
+from .errors import (BackendUnavailable, Closed, CudaError, EngineError, Error, InputError, InputTypeError,
+                     ModelError, QueueFull, RequestTimeout, SourceError, UnsafeCacheError)
 from .model import ModelInfo
 from .preprocess import letterbox
 from .recipes import make_recipe
 from .results import Box, Detections
+from .stream import StreamItem
 
 try:
     __version__ = _metadata.version("fastdet")
@@ -37,6 +38,7 @@ def cuda_available() -> bool:
 __all__ = [
     "BackendUnavailable",
     "Box",
+    "Closed",
     "CudaError",
     "Detections",
     "Detector",
@@ -47,7 +49,11 @@ __all__ = [
     "InputTypeError",
     "ModelError",
     "ModelInfo",
+    "QueueFull",
     "Recipe",
+    "RequestTimeout",
+    "SourceError",
+    "StreamItem",
     "UnsafeCacheError",
     "cuda_available",
     "detect",

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, NamedTuple, Sequence, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, overload
 
 from . import _core, backends
 from .backends.slots import Lease
@@ -16,6 +16,9 @@ from .frames import Frame, FrameLike, as_frame
 from .gpu_pipeline import GpuPath, is_device_array
 from .model import ModelInfo, check_model_path
 from .results import Detections
+
+if TYPE_CHECKING:
+    from .stream import ErrorHandler, Stream
 
 log = logging.getLogger("fastdet")
 
@@ -167,6 +170,36 @@ class Detector:
         return self._detect_frames([as_frame(frames)], options, ids)[0]
 
     __call__ = detect
+
+    def stream(self, source: Any, *, live: bool | None = None, rgb: bool = False, in_flight: int = 3,
+               queue_size: int = 8, on_error: ErrorHandler | None = None, open_timeout_s: float = 10.0,
+               reconnect_s: float = 30.0, conf: float | None = None, iou: float | None = None,
+               max_det: int | None = None, classes: ClassFilter | None = None,
+               agnostic: bool | None = None) -> Stream:
+        """Detects in every frame of ``source``, pipelined; iterate for ``StreamItem``s that
+        unpack as ``(index, timestamp_ms, frame, detections)``, in order.
+
+        source: a video file, an image file, folder or glob, a camera index (``0``), a stream URL
+        (rtsp://, http://, ...), a numpy uint8 array [H, W, 3] or [B, H, W, 3] (BGR unless
+        ``rgb``), a PIL image, or a list / iterable of frames or paths (see
+        ``fastdet.io.open_source``). A missing or undecodable file raises ``InputError`` here.
+        live: None decides by kind (cameras and URLs are live); live sources keep only the newest
+        frame and count the others in ``Stream.dropped``; others give every frame.
+        in_flight: frames in the pipeline at once (read, letterbox, inference, decode overlap;
+        1 runs one frame at a time). queue_size: frames read ahead of the detector (non-live).
+        on_error: None raises a bad item's error at its place (after every earlier result);
+        ``on_error(error, source, frame)`` reports it instead and goes on.
+        open_timeout_s / reconnect_s: how long a live source may take to open, and to come back
+        after it drops (then ``SourceError``).
+        conf, iou, max_det, classes, agnostic: as in ``detect()``, for the whole stream.
+        """
+        from .io import open_source
+        from .stream import Stream
+
+        options = override(self.options, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic)
+        ids = self._classes if classes is None else self._resolve_classes(classes)
+        opened = open_source(source, live=live, rgb=rgb, open_timeout_s=open_timeout_s, reconnect_s=reconnect_s)
+        return Stream(self, opened, options, ids, in_flight=in_flight, queue_size=queue_size, on_error=on_error)
 
     def _detect_gpu(self, frames: list[Any], rgb: bool, options: _core.DecodeOptions,
                     classes: list[int] | None) -> list[Detections]:
