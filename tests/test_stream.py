@@ -3,8 +3,6 @@ reconnection, and bad sources giving clear errors after the results already prod
 
 from __future__ import annotations
 
-import functools
-import http.server
 import threading
 
 import numpy as np
@@ -12,7 +10,7 @@ import pytest
 
 import fastdet
 from load_frames import load_model, same
-from videos import decoded_frames, grey_frames, write_video
+from videos import VideoServer, decoded_frames, grey_frames, write_video
 
 pytest.importorskip("cv2", reason="video needs OpenCV")
 
@@ -129,37 +127,9 @@ def test_live_policy_keeps_the_newest_frame_and_counts_drops(model):
     assert len(indices) <= 6  # in flight (3) + one waiting + one taken by the prepare stage, at most
 
 
-class _Server:
-    """Serves one video over HTTP for the first ``passes`` requests, then answers 404: a stream
-    that plays ``passes`` times, dropping in between, and then never comes back."""
-
-    def __init__(self, video, passes: int) -> None:
-        served = []
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                if len(served) >= passes:
-                    self.send_error(404)
-                    return
-                served.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      functools.partial(Handler, directory=str(video.parent)))
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{video.name}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_network_stream_reconnects_then_reports_it_closed(model, video):
     det = fastdet.Detector(model, backend="onnxruntime-cpu")
-    server = _Server(video, passes=2)
+    server = VideoServer(video, passes=2)
     try:
         # live=False: every frame of both passes, so the count is exact.
         stream = det.stream(server.url, live=False, reconnect_s=0.5)

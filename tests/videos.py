@@ -3,6 +3,9 @@ and decodable by every OpenCV build with FFmpeg)."""
 
 from __future__ import annotations
 
+import functools
+import http.server
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -45,3 +48,32 @@ def decoded_frames(path: Path) -> list[np.ndarray]:
         out.append(f)
     cap.release()
     return out
+
+
+class VideoServer:
+    """Serves one video over HTTP for the first ``passes`` requests (OpenCV's FFmpeg makes one per
+    open), then answers 404: a stream that plays ``passes`` times, dropping in between, and then
+    never comes back."""
+
+    def __init__(self, video: Path, passes: int) -> None:
+        served: list[str] = []
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if len(served) >= passes:
+                    self.send_error(404)
+                    return
+                served.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      functools.partial(Handler, directory=str(video.parent)))
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{video.name}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,6 +15,11 @@ from .source import Item, Source, SourceFrame
 class VideoFile(Source):
     """Every frame of a video file, in order, with the container's timestamp (CAP_PROP_POS_MSEC).
 
+    Timestamps are what the container says: an AVI holding H.264 with B-frames reports the decode
+    position, which runs ahead by the decoder's delay (PETS 2009's first frame reads 200 ms at
+    10 fps); the last frames such a decoder gives out have no position, and continue the spacing
+    of the frames before them.
+
     Opening checks the file exists and that OpenCV decodes its first frame: a missing file or one
     that is not a video is an ``InputError`` here, before any frame is yielded. The stream ends
     where decoding ends (a container may claim more frames than it holds).
@@ -56,9 +61,19 @@ class VideoFile(Source):
         pixels, ms = self._first
         self._first = None
         index = 0
+        previous: float | None = None
+        step = 1000.0 / self.fps if self.fps > 0 else 0.0
         try:
             while pixels is not None and not self._stop:
+                # The frames a decoder with B-frame delay gives out after the last packet have no
+                # position of their own (OpenCV reports 0): continue the previous frames' spacing.
+                if previous is not None:
+                    if ms > previous:
+                        step = ms - previous
+                    else:
+                        ms = previous + step
                 yield SourceFrame(pixels, self.name, index, float(ms))
+                previous = float(ms)
                 index += 1
                 ok, pixels = cap.read()
                 if not ok:
