@@ -118,3 +118,26 @@ def test_detect_cache_is_bounded_lru(model, monkeypatch):
     fastdet.detect(f, model=model, max_candidates=103)  # used again: now the most recent
     fastdet.detect(f, model=model, max_candidates=200)  # evicts the least recent, 104
     assert [dict(key[2])["max_candidates"] for key in detector._DEFAULTS] == [105, 103, 200]
+
+
+def test_batching_detector_16_threads(model, expected, cpu_backend):
+    det = fastdet.Detector(model)
+    with fastdet.BatchingDetector(det, max_batch=8, max_delay_ms=2) as bd:
+        check(run_clients(lambda t, k: bd.submit(frame(k)).result()), expected)
+    assert bd.stats.requests == THREADS * PER_THREAD and bd.stats.largest > 1
+
+
+def test_streams_over_lists_16_threads(model, expected, cpu_backend):
+    """Sixteen streams at once through one Detector, each over its own list of 500 frames."""
+    det = fastdet.Detector(model)
+    start = threading.Barrier(THREADS)
+
+    def client(t: int) -> list[tuple[int, object]]:
+        ks = range(t * PER_THREAD, (t + 1) * PER_THREAD)
+        start.wait()
+        items = list(det.stream([frame(k) for k in ks]))
+        assert [it.index for it in items] == list(range(PER_THREAD))  # every frame, in order
+        return [(k, it.detections) for k, it in zip(ks, items)]
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        check(list(pool.map(client, range(THREADS))), expected)

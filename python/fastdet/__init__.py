@@ -11,6 +11,7 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from . import _core
+from .batching import BatchingDetector
 from .detector import Detector, detect
 from .errors import (BackendUnavailable, Closed, CudaError, EngineError, Error, InputError, InputTypeError,
                      ModelError, QueueFull, RequestTimeout, SourceError, UnsafeCacheError)
@@ -37,6 +38,7 @@ def cuda_available() -> bool:
 
 __all__ = [
     "BackendUnavailable",
+    "BatchingDetector",
     "Box",
     "Closed",
     "CudaError",
