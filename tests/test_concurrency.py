@@ -5,12 +5,14 @@ bounded)."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 import fastdet
 from fastdet import _core, detector
+from fastdet.backends.slots import SlotPool
 from load_frames import frame, load_model, same
 
 THREADS = 16
@@ -78,6 +80,49 @@ def test_native_pool_serves_callers_at_once():
     for t in threads:
         t.join()
     assert results == [True] * 4
+
+
+class _Slot:
+    def input_for(self, batch):
+        return None
+
+    def run(self, batch):
+        return None
+
+
+def _until(condition, seconds: float = 60.0) -> None:
+    """Waits for a state another thread reaches (not a delay: it returns as soon as it holds)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the other thread never got there"
+        time.sleep(0.001)
+
+
+def test_slot_pool_is_bounded_and_first_come_first_served():
+    """With every slot out, waiting callers get returned slots in the order they asked; the thread
+    that gives a slot back and asks again at once queues behind them."""
+    pool = SlotPool(_Slot, limit=1)
+    first = pool.lease(1)
+    order: list[str] = []
+
+    def waiter(name):
+        lease = pool.lease(1)
+        order.append(name)
+        lease.release()
+
+    b = threading.Thread(target=waiter, args=("b",))
+    b.start()
+    _until(lambda: len(pool._waiters) == 1)
+    c = threading.Thread(target=waiter, args=("c",))
+    c.start()
+    _until(lambda: len(pool._waiters) == 2)
+    first.release()
+    again = pool.lease(1)  # after b and c, never before them
+    order.append("a")
+    again.release()
+    b.join()
+    c.join()
+    assert order == ["b", "c", "a"] and pool.size == 1
 
 
 def test_shared_detector_16_threads(model, expected, cpu_backend):

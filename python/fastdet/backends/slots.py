@@ -10,14 +10,18 @@ free slots, never a run: independent callers run inference at the same time.
 A slot grows to the largest batch it has served and is reused at that size (views of its
 buffers serve smaller batches), so a warm pool allocates nothing per call. The pool holds at most
 ``limit`` slots; a caller beyond that waits for one to come back (more simultaneous inferences
-than cores would only share the same cores).
+than cores would only share the same cores). Waiting callers are served first come, first served:
+a returned slot is handed straight to the longest waiter, so a thread that gives a slot back and
+asks again at once cannot overtake it (without that, a waiter's latency grows without bound under
+load).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from typing import Callable, Generic, Protocol, TypeVar
+from collections import deque
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -74,15 +78,28 @@ class Lease:
         self.release()
 
 
+class _Waiter:
+    """A caller waiting for a slot: ``ready`` is released when ``slot`` has been handed over."""
+
+    __slots__ = ("ready", "slot")
+
+    def __init__(self) -> None:
+        self.ready = threading.Lock()
+        self.ready.acquire()
+        self.slot: Any = None
+
+
 class SlotPool(Generic[S]):
-    """Up to ``limit`` slots made by ``make()`` on demand, handed out one caller at a time."""
+    """Up to ``limit`` slots made by ``make()`` on demand, handed out one caller at a time, in
+    the order callers asked when they have to wait."""
 
     def __init__(self, make: Callable[[], S], limit: int | None = None) -> None:
         self._make = make
         self.limit = limit or default_limit()
         self._free: list[S] = []
+        self._waiters: deque[_Waiter] = deque()
         self._made = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
 
     @property
     def size(self) -> int:
@@ -99,21 +116,30 @@ class SlotPool(Generic[S]):
             raise
 
     def _acquire(self) -> S:
-        with self._cond:
-            while not self._free and self._made >= self.limit:
-                self._cond.wait()
-            if self._free:
+        with self._lock:
+            if self._free and not self._waiters:
                 return self._free.pop()
-            self._made += 1
+            if self._made < self.limit:
+                self._made += 1
+                waiter = None
+            else:
+                waiter = _Waiter()
+                self._waiters.append(waiter)
+        if waiter is not None:
+            waiter.ready.acquire()
+            return waiter.slot  # type: ignore[no-any-return]
         try:
             return self._make()
         except BaseException:
-            with self._cond:
+            with self._lock:
                 self._made -= 1
-                self._cond.notify()
             raise
 
     def _give_back(self, slot: S) -> None:
-        with self._cond:
+        with self._lock:
+            if self._waiters:
+                waiter = self._waiters.popleft()
+                waiter.slot = slot
+                waiter.ready.release()
+                return
             self._free.append(slot)
-            self._cond.notify()
