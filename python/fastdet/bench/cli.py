@@ -41,7 +41,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modes", default="shared,per-thread,batching", help="with --clients: which of "
                                                                           "shared,per-thread,batching (default all)")
     p.add_argument("--requests", type=int, default=0, metavar="N",
-                   help="with --clients: frames per client (default 128 / clients, at least 8)")
+                   help="with --clients: frames per client per round (default 64 / clients, at least 4)")
+    p.add_argument("--rounds", type=int, default=3, metavar="N",
+                   help="with --clients: rounds over every cell, alternating modes (default 3)")
     p.add_argument("--min-fps", type=float, default=None, metavar="N",
                    help="gate: exit 1 unless every batch size reaches N frames/s")
     p.add_argument("--max-p99-ms", type=float, default=None, metavar="X",
@@ -118,7 +120,7 @@ def run_clients(args: argparse.Namespace) -> int:
     if args.requests < 0:
         raise InputError(f"--requests: expected a positive count, got {args.requests}")
     report = clients.run(args.model, clients=clients.parse_counts(args.clients), modes=clients.parse_modes(args.modes),
-                         frames=args.frames, requests=args.requests, warmup=min(args.warmup, 2),
+                         frames=args.frames, requests=args.requests, rounds=args.rounds, warmup=min(args.warmup, 2),
                          progress=not args.no_progress, device=args.device, backend=args.backend)
     print(clients.format_report(report))
     if args.json:

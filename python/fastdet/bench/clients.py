@@ -6,12 +6,15 @@ client threads grows, for three ways to serve them:
 - ``batching``: one BatchingDetector (``max_batch`` 8, ``max_delay_ms`` 5) in front of one Detector.
 
 Each client sends ``requests`` frames one after another and times each call (submit to result);
-all clients start together. Throughput is all requests over the wall time of the cell.
+all clients start together; a cell's throughput is all its requests over its wall time. Every
+round runs every cell (alternating modes, so a noisy neighbour hits them alike); the report gives
+the median throughput over rounds and latency percentiles over all rounds' requests.
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import threading
 import time
@@ -74,10 +77,12 @@ def _cell(calls: Sequence[Callable[[], Any]], requests: int) -> tuple[float, lis
 
 
 def run(model: str | os.PathLike[str], *, clients: Sequence[int] = (1, 2, 4, 16), modes: Sequence[str] = MODES,
-        frames: str = "1920x1080", requests: int = 0, warmup: int = 2, max_batch: int = 8,
+        frames: str = "1920x1080", requests: int = 0, rounds: int = 3, warmup: int = 2, max_batch: int = 8,
         max_delay_ms: float = 5.0, progress: bool = True, **detector_options: Any) -> dict[str, Any]:
-    """The JSON-ready report: per mode and client count, throughput (frames/s) and latency
-    percentiles (ms per request). ``requests`` per client (0: 128 / clients, at least 8)."""
+    """The JSON-ready report: per mode and client count, throughput (frames/s, the median over
+    ``rounds``) and latency percentiles (ms per request, over every round's requests).
+    ``requests`` per client per round (0: 64 / clients, at least 4). Every round runs every cell,
+    so noise from other processes falls on all modes alike."""
     from tqdm import tqdm
 
     from ..batching import BatchingDetector
@@ -85,41 +90,54 @@ def run(model: str | os.PathLike[str], *, clients: Sequence[int] = (1, 2, 4, 16)
     from . import environment
     from .runner import _summary, load_frames
 
+    if rounds < 1:
+        raise InputError(f"--rounds: expected at least 1, got {rounds}")
     pool, described = load_frames(frames, 1)
     frame = pool[0]
     shared = Detector(model, **detector_options)
+    own = [Detector(model, **detector_options) for _ in range(max(clients))] if "per-thread" in modes else []
     report: dict[str, Any] = {
         "kind": "clients", "model": str(model), "backend": shared.backend, "frames": described,
-        "input": list(shared.input_size), "max_batch": max_batch, "max_delay_ms": max_delay_ms,
+        "input": list(shared.input_size), "max_batch": max_batch, "max_delay_ms": max_delay_ms, "rounds": rounds,
         "environment": environment.describe(), "results": [],
     }
     cells = [(m, c) for m in modes for c in clients]
-    with tqdm(total=len(cells), unit="cell", file=sys.stderr, disable=not progress, leave=False) as bar:
-        for mode, n in cells:
-            bar.set_description(f"{mode}, {n} client{'s' * (n > 1)}")
-            per_client = requests or max(8, 128 // n)
-            batcher = None
-            if mode == "shared":
-                calls: list[Callable[[], Any]] = [lambda: shared.detect(frame)] * n
-            elif mode == "per-thread":
-                own = [Detector(model, **detector_options) for _ in range(n)]
-                calls = [(lambda d=d: d.detect(frame)) for d in own]
-            else:
-                batcher = BatchingDetector(shared, max_batch=max_batch, max_delay_ms=max_delay_ms)
-                calls = [lambda: batcher.detect(frame)] * n
-            try:
-                if warmup:
-                    _cell(calls, warmup)
-                wall, samples = _cell(calls, per_client)
-            finally:
+    fps: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    samples: dict[tuple[str, int], list[int]] = {cell: [] for cell in cells}
+    batches: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    with tqdm(total=len(cells) * rounds, unit="cell", file=sys.stderr, disable=not progress, leave=False) as bar:
+        for r in range(rounds):
+            for mode, n in cells:
+                bar.set_description(f"round {r + 1}: {mode}, {n} client{'s' * (n > 1)}")
+                per_client = requests or max(4, 64 // n)
+                batcher = None
+                if mode == "shared":
+                    calls: list[Callable[[], Any]] = [lambda: shared.detect(frame)] * n
+                elif mode == "per-thread":
+                    calls = [(lambda d=d: d.detect(frame)) for d in own[:n]]
+                else:
+                    batcher = BatchingDetector(shared, max_batch=max_batch, max_delay_ms=max_delay_ms)
+                    calls = [lambda: batcher.detect(frame)] * n
+                try:
+                    if warmup and r == 0:
+                        _cell(calls, warmup)
+                    wall, got = _cell(calls, per_client)
+                finally:
+                    if batcher is not None:
+                        batcher.close()
+                fps[(mode, n)].append(len(got) / wall)
+                samples[(mode, n)] += got
                 if batcher is not None:
-                    batcher.close()
-            row: dict[str, Any] = {"mode": mode, "clients": n, "requests": len(samples),
-                                   "throughput_fps": len(samples) / wall, "latency_ms": _summary(samples)}
-            if batcher is not None:
-                row["mean_batch"] = round(batcher.stats.mean_batch, 2)
-            report["results"].append(row)
-            bar.update()
+                    batches[(mode, n)].append(batcher.stats.mean_batch)
+                bar.update()
+    for mode, n in cells:
+        row: dict[str, Any] = {"mode": mode, "clients": n, "requests": len(samples[(mode, n)]),
+                               "throughput_fps": statistics.median(fps[(mode, n)]),
+                               "throughput_fps_rounds": fps[(mode, n)],
+                               "latency_ms": _summary(samples[(mode, n)])}
+        if batches[(mode, n)]:
+            row["mean_batch"] = round(statistics.mean(batches[(mode, n)]), 2)
+        report["results"].append(row)
     return report
 
 
@@ -129,7 +147,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"model:   {report['model']} via {report['backend']} (input {report['input'][1]}x{report['input'][0]}); "
         f"frames {report['frames']}",
         f"machine: {env['cpu']}, {env['usable_cpus']} usable CPUs; batching: max_batch {report['max_batch']}, "
-        f"max_delay_ms {report['max_delay_ms']:g}",
+        f"max_delay_ms {report['max_delay_ms']:g}; {report['rounds']} rounds",
         "",
     ]
     rows = [["mode", "clients", "frames/s", "p50 ms", "p90 ms", "p99 ms", "mean batch"]]
@@ -139,7 +157,7 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{lat['p90']:.1f}", f"{lat['p99']:.1f}", f"{r['mean_batch']:.2f}" if "mean_batch" in r else "-"])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
-    lines.append("latency per request, submit to result; frames/s over all clients")
+    lines.append("latency per request, submit to result; frames/s over all clients (median over rounds)")
     return "\n".join(lines)
 
 
