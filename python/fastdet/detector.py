@@ -262,7 +262,7 @@ class Detector:
         return results
 
     # The three stages of a CPU call, separable so that a pipeline can run them for different
-    # frames at once (``fastdet.pipeline``): prepare (lease + letterbox), lease.run(), finish
+    # frames at once (``fastdet.stream``): prepare (lease + letterbox), lease.run(), finish
     # (decode + NMS). The caller releases the lease after finish, or on any error.
 
     def _prepare(self, chunk: list[Frame]) -> Prepared:
