@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def cpu_backend(request, monkeypatch) -> str:
     if reason:
         pytest.skip(f"{name}: {reason}")
     monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
-    monkeypatch.setattr(detector, "_DEFAULTS", {})
+    monkeypatch.setattr(detector, "_DEFAULTS", OrderedDict())
     return name
 
 

@@ -82,3 +82,27 @@ def test_fastdets_own_gates_are_not_in_the_package() -> None:
 
     for name in ("gate", "references", "synthetic", "convnet", "reference_openvino", "openvino_gates"):
         assert importlib.util.find_spec(f"fastdet.bench.{name}") is None
+
+
+def test_clients_report_and_plot(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, png = tmp_path / "c.json", tmp_path / "c.png"
+    args = ["bench", str(model), "--clients", "1,3", "--requests", "4", "--rounds", "2", "--warmup", "0",
+            "--frames", "320x240", "--json", str(out), "--no-progress"]
+    try:
+        import matplotlib  # noqa: F401
+
+        args += ["--plot", str(png)]
+    except ImportError:
+        png = None
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    cells = [(r["mode"], r["clients"], r["requests"]) for r in report["results"]]
+    assert cells == [(m, c, 2 * 4 * c) for m in ("shared", "per-thread", "batching") for c in (1, 3)]
+    for r in report["results"]:
+        assert r["throughput_fps"] > 0 and r["latency_ms"]["p99"] >= r["latency_ms"]["p50"] > 0
+    assert all(r["mean_batch"] >= 1 for r in report["results"] if r["mode"] == "batching")
+    assert "mean batch" in capsys.readouterr().out
+    if png is not None:
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["bench", str(model), "--clients", "0"]) == 2
+    assert main(["bench", str(model), "--clients", "2", "--modes", "shared,fast"]) == 2

@@ -145,13 +145,16 @@ def test_dynamic_size_model_runs_at_its_imgsz(tmp_path):
 def test_buffers_are_the_requests_tensors_and_are_reused(tiny):
     det = fastdet.Detector(tiny, backend="openvino-cpu", hint="latency")
     b = det._backend
-    buf = b.input_buffer(1)
-    out = b.run(1)
-    request = b._latency_request
+    with b.lease(1) as lease:
+        buf = lease.input
+        out = lease.run()
+        request = lease._slot.latency_request
     assert request.get_input_tensor().data.ctypes.data == buf.ctypes.data
     assert request.get_output_tensor().data.ctypes.data == out.ctypes.data
     det.detect(frames(1)[0])
-    assert b.input_buffer(1).ctypes.data == buf.ctypes.data and b.run(1).ctypes.data == out.ctypes.data
+    with b.lease(1) as lease:  # one caller at a time: the same slot comes back, nothing new allocated
+        assert lease.input.ctypes.data == buf.ctypes.data and lease.run().ctypes.data == out.ctypes.data
+    assert b.slots.size == 1
 
 
 @pytest.mark.parametrize("hint", ["auto", "latency", "throughput"])
@@ -181,8 +184,9 @@ def test_fixed_batch_model_is_padded(tmp_path):
         fs = frames(3)
         batch = det.detect(fs)
         assert len(batch) == 3
-        assert det._backend.input_buffer(3).shape[0] == 3
-        assert det._backend._slots_for(3).input.shape[0] == 4  # two requests of the model's batch 2
+        with det._backend.lease(3) as lease:
+            assert lease.input.shape[0] == 3
+            assert lease._slot.input.shape[0] == 4  # two requests of the model's batch 2
         ref = fastdet.Detector(path, backend="onnxruntime-cpu")
         for f, d in zip(fs, batch):
             assert_same(d, ref.detect(f))

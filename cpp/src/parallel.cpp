@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -20,9 +21,28 @@ int configured_threads() {
   return static_cast<int>(std::clamp(hw == 0 ? 1u : hw, 1u, 8u));
 }
 
-// Workers sleep on a condition variable between jobs (no spinning, so they never steal
-// cycles from the inference runtime's own threads). Chunks are claimed with an atomic
-// counter; the caller works too and waits for the stragglers.
+// One parallel_for call. It lives on its caller's stack and is linked into the pool's list of
+// open jobs while it has chunks left to claim; the caller always works through its own chunks,
+// so a job never waits for another caller's job to finish (independent callers do not queue).
+struct Job {
+  const std::function<void(int)>* body = nullptr;
+  int chunks = 0;
+  std::atomic<int> next{0};
+  // Workers inside this job (guarded by the pool's mutex). A worker leaves only after its last
+  // chunk and its last claim, so zero helpers once the job is unlinked means every chunk is done
+  // and nobody touches the job any more: its caller may return.
+  int helpers = 0;
+  Job* older = nullptr;
+  Job* newer = nullptr;
+  std::condition_variable done;
+
+  bool claimable() const { return next.load(std::memory_order_relaxed) < chunks; }
+};
+
+// Workers sleep on a condition variable between jobs (no spinning, so they never steal cycles
+// from the inference runtime's own threads). Several callers may have jobs open at once: an idle
+// worker helps the oldest job that still has unclaimed chunks. The workers are a fixed set, so the
+// threads busy with fastdet's own work are at most the pool's size plus the callers themselves.
 class Pool {
  public:
   explicit Pool(int threads) {
@@ -40,57 +60,90 @@ class Pool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   void run(int chunks, const std::function<void(int)>& body) {
-    std::lock_guard<std::mutex> serial(run_mu_);  // one job at a time; other callers queue
+    Job job;
+    job.body = &body;
+    job.chunks = chunks;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      body_ = &body;
-      chunks_ = chunks;
-      next_.store(0);
-      pending_ = chunks;
-      ++generation_;
+      link(&job);
     }
-    cv_.notify_all();
-    work();
+    // Wake only as many workers as there are chunks for beyond the caller's own.
+    const int wanted = std::min(chunks - 1, static_cast<int>(workers_.size()));
+    for (int i = 0; i < wanted; ++i) cv_.notify_one();
+    for (int c = job.next.fetch_add(1); c < chunks; c = job.next.fetch_add(1)) body(c);
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return pending_ == 0; });
-    body_ = nullptr;
+    unlink(&job);  // every chunk is claimed: no new helper can enter it
+    job.done.wait(lock, [&] { return job.helpers == 0; });
+  }
+
+  // Test hook (fastdet._core._pool_callers_overlap): `callers` threads call this at once; each
+  // returns true when all of them were inside parallel_for chunks at the same time within
+  // `timeout_ms`, which a pool serialising its callers can never achieve.
+  bool rendezvous(int callers, int timeout_ms) {
+    static std::mutex mu;
+    static std::condition_variable cv;
+    static int arrived = 0;
+    static unsigned long long round = 0;
+    bool met = false;
+    std::function<void(int)> body = [&](int c) {
+      if (c != 0) return;
+      std::unique_lock<std::mutex> lock(mu);
+      const unsigned long long mine = round;
+      if (++arrived == callers) {
+        arrived = 0;
+        ++round;
+        cv.notify_all();
+        met = true;
+        return;
+      }
+      met = cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return round != mine; });
+      if (!met && round == mine) --arrived;
+    };
+    run(2, body);
+    return met;
   }
 
  private:
-  void work() {
-    int done = 0;
-    for (int c = next_.fetch_add(1); c < chunks_; c = next_.fetch_add(1)) {
-      (*body_)(c);
-      ++done;
-    }
-    if (done) {
-      std::lock_guard<std::mutex> lock(mu_);
-      pending_ -= done;
-      if (pending_ == 0) done_cv_.notify_all();
-    }
+  void link(Job* job) {
+    job->older = newest_;
+    if (newest_) newest_->newer = job;
+    newest_ = job;
+    if (!oldest_) oldest_ = job;
+  }
+
+  void unlink(Job* job) {
+    if (job->older) job->older->newer = job->newer;
+    if (job->newer) job->newer->older = job->older;
+    if (oldest_ == job) oldest_ = job->newer;
+    if (newest_ == job) newest_ = job->older;
+    job->older = job->newer = nullptr;
+  }
+
+  Job* open_job() const {
+    for (Job* j = oldest_; j; j = j->newer)
+      if (j->claimable()) return j;
+    return nullptr;
   }
 
   void loop() {
-    unsigned long long seen = 0;
+    std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || (generation_ != seen && body_ != nullptr); });
-        if (stop_) return;
-        seen = generation_;
-      }
-      work();
+      Job* job = nullptr;
+      cv_.wait(lock, [&] { return stop_ || (job = open_job()) != nullptr; });
+      if (stop_) return;
+      ++job->helpers;
+      lock.unlock();
+      for (int c = job->next.fetch_add(1); c < job->chunks; c = job->next.fetch_add(1)) (*job->body)(c);
+      lock.lock();
+      if (--job->helpers == 0) job->done.notify_all();
     }
   }
 
   std::vector<std::thread> workers_;
-  std::mutex mu_, run_mu_;
-  std::condition_variable cv_, done_cv_;
-  const std::function<void(int)>* body_ = nullptr;
-  int chunks_ = 0;
-  int pending_ = 0;
-  std::atomic<int> next_{0};
-  unsigned long long generation_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Job* oldest_ = nullptr;
+  Job* newest_ = nullptr;
   bool stop_ = false;
 };
 
@@ -120,5 +173,7 @@ void parallel_for(int n, int min_chunk, const std::function<void(int, int)>& fn)
   };
   pool().run(chunks, body);
 }
+
+bool parallel_callers_overlap(int callers, int timeout_ms) { return pool().rendezvous(callers, timeout_ms); }
 
 }  // namespace fastdet

@@ -11,13 +11,15 @@ from __future__ import annotations
 from importlib import metadata as _metadata
 
 from . import _core
+from .batching import BatchingDetector
 from .detector import Detector, detect
-from .errors import (BackendUnavailable, CudaError, EngineError, Error, InputError, InputTypeError, ModelError,
-                     UnsafeCacheError)
+from .errors import (BackendUnavailable, Closed, CudaError, EngineError, Error, InputError, InputTypeError,
+                     ModelError, QueueFull, RequestTimeout, SourceError, UnsafeCacheError)
 from .model import ModelInfo
 from .preprocess import letterbox
 from .recipes import make_recipe
 from .results import Box, Detections
+from .stream import StreamItem
 
 try:
     __version__ = _metadata.version("fastdet")
@@ -36,7 +38,9 @@ def cuda_available() -> bool:
 
 __all__ = [
     "BackendUnavailable",
+    "BatchingDetector",
     "Box",
+    "Closed",
     "CudaError",
     "Detections",
     "Detector",
@@ -48,7 +52,11 @@ __all__ = [
     "ModelError",
     "ModelInfo",
     "Monitor",
+    "QueueFull",
     "Recipe",
+    "RequestTimeout",
+    "SourceError",
+    "StreamItem",
     "UnsafeCacheError",
     "cuda_available",
     "detect",

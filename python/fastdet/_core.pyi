@@ -116,6 +116,7 @@ def check_frame(frame: npt.NDArray[np.uint8]) -> None:
     """Raises InputTypeError / InputError unless frame is uint8[H, W, 3|4] of packed pixels."""
 
 def num_threads() -> int: ...
+def _pool_callers_overlap(callers: int, timeout_ms: int) -> bool: ...
 def simd_level() -> str:
     """Instruction set letterbox_into uses now ("none", "sse2", "avx2"): the best here, capped by
     $FASTDET_SIMD. Every level gives the same values."""

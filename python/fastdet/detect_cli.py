@@ -1,8 +1,11 @@
-"""`fastdet detect`: images and folders in, detections out (text, JSON, annotated images).
+"""`fastdet detect`: images, folders, globs, videos, cameras and streams in; detections out as
+text, JSON, JSONL, CSV, YOLO label files, annotated images or an annotated video.
 
-A user's mistake costs one line and a non-zero exit, never a traceback; one bad image in a folder
-is reported and skipped, the rest still processed (and, with --json, printed), and the exit status
-says how many failed.
+A user's mistake costs one line and a non-zero exit, never a traceback. One bad image in a folder
+is reported and skipped, the rest still processed; a video that fails part-way (or a stream that
+closes for good) is reported after every frame before it was written; the exit status says how
+many inputs failed. JSONL and CSV lines are flushed frame by frame, so an interrupted run keeps
+everything it printed.
 """
 
 from __future__ import annotations
@@ -11,32 +14,13 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, TextIO
 
 from .errors import InputError
 
-HELP = "detect objects in images"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-
-
-def image_files(sources: Sequence[str]) -> list[Path]:
-    """The image files named by ``sources`` (files, or folders searched recursively), in order."""
-    files: list[Path] = []
-    for s in sources:
-        p = Path(s)
-        if p.is_dir():
-            if not os.access(p, os.R_OK | os.X_OK):
-                raise InputError(f"cannot read folder {s!r} (permission denied)")
-            found = sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES and q.is_file())
-            if not found:
-                raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in folder {s!r}")
-            files.extend(found)
-        elif p.is_file():
-            files.append(p)
-        else:
-            raise InputError(f"no such file or folder: {s!r}")
-    return files
+HELP = "detect objects in images, videos, cameras and streams"
 
 
 def add_detector_options(p: argparse.ArgumentParser) -> None:
@@ -66,10 +50,23 @@ def detector_from_args(args: argparse.Namespace):  # -> Detector
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sources", nargs="+", help="image files or folders")
+    p.add_argument("sources", nargs="+",
+                   help="image or video files, folders, glob patterns, camera indices (0) or stream URLs (rtsp://...)")
     add_detector_options(p)
-    p.add_argument("--save", metavar="DIR", help="write annotated images to DIR")
-    p.add_argument("--json", action="store_true", help="print detections as JSON")
+    p.add_argument("--save", metavar="PATH",
+                   help="annotated output: a folder (images by name, videos as <stem>.mp4), or a video file "
+                        "(out.mp4) for one video, camera or stream")
+    p.add_argument("--json", action="store_true", help="print all detections as one JSON list at the end")
+    p.add_argument("--jsonl", nargs="?", const="-", metavar="FILE",
+                   help="one JSON object per frame as it goes (stdout, or FILE)")
+    p.add_argument("--csv", nargs="?", const="-", metavar="FILE", help="one CSV row per box (stdout, or FILE)")
+    p.add_argument("--txt", metavar="DIR", help="YOLO label files: <stem>.txt per image, <stem>_<frame:06d>.txt "
+                                                "per video frame")
+    p.add_argument("--txt-conf", action="store_true", help="with --txt: append each box's score")
+    p.add_argument("--live", choices=["auto", "yes", "no"], default="auto",
+                   help="latest-frame policy (drop frames to keep up): auto = for cameras and URLs only")
+    p.add_argument("--reconnect", type=float, default=30.0, metavar="S",
+                   help="keep trying to reopen a camera or stream that dropped for S seconds (default 30; 0: never)")
     ray = p.add_argument_group("Ray Data (pip install 'fastdet[ray]'): SOURCES are files, folders or globs")
     ray.add_argument("--ray", action="store_true", help="run on Ray Data: one Detector per actor")
     ray.add_argument("--out", metavar="OUT", help="with --ray: OUT.parquet (one file, rows by path) or a folder")
@@ -80,18 +77,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--batch-size", type=int, default=16, help="with --ray: images per batch (default 16)")
 
 
-def save_folder(path: str) -> Path:
-    """The --save folder, created if missing; a clear error when it is a file or not writable."""
-    save = Path(path)
-    if save.exists() and not save.is_dir():
-        raise InputError(f"--save {path!r}: is a file; give a folder for the annotated images")
+def save_folder(path: str, flag: str = "--save") -> Path:
+    """An output folder, created if missing; a clear error when it is a file or not writable."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{flag} {path!r}: is a file; give a folder for the annotated images")
     try:
-        save.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise InputError(f"--save {path!r}: cannot create the folder ({e.strerror or e})") from None
-    if not os.access(save, os.W_OK | os.X_OK):
-        raise InputError(f"--save {path!r}: the folder is not writable")
-    return save
+        raise InputError(f"{flag} {path!r}: cannot create the folder ({e.strerror or e})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {path!r}: the folder is not writable")
+    return folder
 
 
 class UniqueNames:
@@ -116,8 +113,8 @@ def run_ray(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise InputError("--ray needs --out OUT.parquet (or a folder)")
-    if args.save or args.json:
-        raise InputError("--ray writes parquet (--out); --save and --json are for local runs")
+    if args.save or args.json or args.jsonl or args.csv or args.txt:
+        raise InputError("--ray writes parquet (--out); --save, --json, --jsonl, --csv and --txt are for local runs")
     options = {"conf": args.conf, "iou": args.iou, "max_det": args.max_det, "classes": parse_classes(args.classes),
                "agnostic": args.agnostic, "backend": args.backend}
     if args.device:
@@ -129,49 +126,228 @@ def run_ray(args: argparse.Namespace) -> int:
     return 1 if counts["errors"] else 0
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.ray:
-        return run_ray(args)
+def _open_output(spec: str | None, flag: str, taken: dict[str, str]) -> TextIO | None:
+    if spec is None:
+        return None
+    if spec == "-":
+        if "-" in taken:
+            raise InputError(f"{flag} and {taken['-']} both print to stdout: give one of them a FILE")
+        taken["-"] = flag
+        return sys.stdout
+    try:
+        return open(spec, "w", encoding="utf-8", newline="")
+    except OSError as e:
+        raise InputError(f"{flag} {spec!r}: cannot write it ({e.strerror or e})") from None
+
+
+def plan(specs: list[str]) -> list[tuple[str, Any]]:
+    """The inputs ``specs`` name, in order: ("images", [paths]) for each run of image files (one
+    pipelined stream), ("video", path) for each video file, ("live", spec) for cameras and URLs.
+    A path that names nothing is an InputError here, before anything runs."""
+    from .io.images import expand, is_image
+    from .io.live import is_url
+
+    inputs: list[tuple[str, Any]] = []
+    for spec in specs:
+        if is_url(spec) or (spec.isdigit() and not Path(spec).exists()):
+            inputs.append(("live", spec))
+            continue
+        for path in expand(spec):
+            if is_image(path):
+                if inputs and inputs[-1][0] == "images":
+                    inputs[-1][1].append(path)
+                else:
+                    inputs.append(("images", [path]))
+            else:
+                inputs.append(("video", path))
+    return inputs
+
+
+class _Run:
+    """One `fastdet detect` run: its outputs, counts and failures."""
+
+    def __init__(self, args: argparse.Namespace, inputs: list[tuple[str, Any]]) -> None:
+        from .io.images import is_video
+        from .io.sinks import CsvSink, JsonlSink, YoloTxtSink
+
+        self.args = args
+        self.closing: list[Any] = []
+        taken: dict[str, str] = {}
+        self.jsonl = self._sink(JsonlSink, _open_output(args.jsonl, "--jsonl", taken))
+        self.csv = self._sink(CsvSink, _open_output(args.csv, "--csv", taken))
+        if args.json and "-" in taken:
+            raise InputError(f"--json and {taken['-']} both print to stdout: give {taken['-']} a FILE")
+        self.quiet = bool(taken) or args.json  # stdout carries data: summaries go to stderr
+        self.txt = None
+        if args.txt:
+            self.txt = YoloTxtSink(save_folder(args.txt, "--txt"), with_conf=args.txt_conf)
+        elif args.txt_conf:
+            raise InputError("--txt-conf goes with --txt DIR")
+        self.save_video_file: Path | None = None
+        self.save_dir: Path | None = None
+        if args.save:
+            if is_video(Path(args.save)):
+                if len(inputs) != 1 or inputs[0][0] == "images":
+                    raise InputError(f"--save {args.save!r}: a video file holds one video, camera or stream; "
+                                     "give a folder for images or several sources")
+                self.save_video_file = Path(args.save)
+            else:
+                self.save_dir = save_folder(args.save, "--save")
+        self.unique = UniqueNames()
+        self.records: list[dict[str, Any]] = []
+        self.failed = 0
+        self.total = 0
+
+    def _sink(self, kind: Any, out: TextIO | None) -> Any:
+        if out is None:
+            return None
+        sink = kind(out)
+        self.closing.append(sink)
+        if out is not sys.stdout:
+            self.closing.append(out)
+        return sink
+
+    def fail(self, where: str, error: BaseException) -> None:
+        from tqdm import tqdm
+
+        self.failed += 1
+        message = getattr(error, "strerror", None) or str(error)
+        if where and where not in message:
+            message = f"{where}: {message}"
+        tqdm.write(f"fastdet: error: {message}", file=sys.stderr)
+        if self.args.json:
+            self.records.append({"image": where, "error": message})
+
+    def write(self, item: Any, video: bool) -> None:
+        """Every output of one frame's result."""
+        dets = item.detections
+        if self.jsonl:
+            self.jsonl.write(item)
+        if self.csv:
+            self.csv.write(item)
+        if self.txt:
+            self.txt.write(item)
+        if self.args.json:
+            record: dict[str, Any] = {"image": item.source, "height": dets.image_shape[0], "width": dets.image_shape[1]}
+            if video:
+                record.update(frame=item.source_frame, timestamp_ms=item.timestamp_ms)
+            record["detections"] = dets.to_list()
+            self.records.append(record)
+
+    def close(self) -> None:
+        for c in self.closing:
+            c.close()
+
+
+def _counts(dets: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for b in dets:
+        counts[b.name] = counts.get(b.name, 0) + 1
+    return counts
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing"
+
+
+def detect_images(run: _Run, det: Any, paths: list[Path]) -> None:
+    """A run of image files as one pipelined stream; a bad image is reported in its place."""
+    from tqdm import tqdm
+
+    from .io.images import ImageFiles
+
+    run.total += len(paths)
+    bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=len(paths) < 2 or None, leave=False)
+    with det.stream(ImageFiles(paths), on_error=lambda e, where, _: run.fail(where, e)) as stream:
+        for item in stream:
+            run.write(item, video=False)
+            if run.save_dir is not None:
+                item.detections.save(run.save_dir / run.unique(Path(item.source).name), item.frame, rgb=item.rgb)
+            if not run.quiet:
+                tqdm.write(f"{item.source}: {_summary(_counts(item.detections))}", file=sys.stdout)
+            bar.update()
+    bar.close()
+
+
+def detect_video(run: _Run, det: Any, kind: str, spec: Any) -> None:
+    """A video file, camera or stream, frame by frame into every output, with a progress bar
+    (frames, frames/s); a failure part-way is reported after everything before it was written."""
     from tqdm import tqdm
 
     from .errors import Error
-    from .frames import read_image
+    from .io import open_source
+    from .io.sinks import VideoSink, safe_stem
 
-    files = image_files(args.sources)
-    save = save_folder(args.save) if args.save else None
-    det = detector_from_args(args)
-    unique = UniqueNames()
-    records = []
-    failed = 0
-    bar = tqdm(files, unit="img", disable=len(files) < 2 or None, file=sys.stderr)
-    for f in bar:
-        try:
-            frame = read_image(f)
-            dets = det.detect(frame)
-            if save:
-                dets.save(save / unique(f.name), frame.pixels, rgb=frame.rgb)
-        except (Error, OSError) as e:  # one bad image: say which and why, go on with the rest
-            failed += 1
-            message = getattr(e, "strerror", None) or str(e)
-            tqdm.write(f"fastdet: error: {f}: {message}", file=sys.stderr)
-            if args.json:
-                records.append({"image": str(f), "error": message})
-            continue
-        if args.json:
-            records.append({"image": str(f), "height": dets.image_shape[0], "width": dets.image_shape[1],
-                            "detections": dets.to_list()})
-        else:
-            counts: dict[str, int] = {}
-            for b in dets:
-                counts[b.name] = counts.get(b.name, 0) + 1
-            summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing"
-            tqdm.write(f"{f}: {summary}", file=sys.stdout)
+    args = run.args
+    run.total += 1
+    live = {"auto": None, "yes": True, "no": False}[args.live]
+    try:
+        source = open_source(spec if kind == "live" else Path(spec), live=live, reconnect_s=args.reconnect)
+    except (Error, OSError) as e:
+        run.fail(str(spec), e)
+        return
+    fps = getattr(source, "fps", 0.0)
+    video_sink = None
+    if run.save_video_file is not None:
+        video_sink = VideoSink(run.save_video_file, fps)
+    elif run.save_dir is not None:
+        stem = Path(spec).stem if kind == "video" else safe_stem(source.name)
+        video_sink = VideoSink(run.save_dir / run.unique(f"{stem}.mp4"), fps)
+    bar = tqdm(total=source.length, unit="frame", file=sys.stderr, disable=None, desc=Path(source.name).name[:30])
+    frames = 0
+    peak: dict[str, int] = {}
+    started = time.perf_counter()
+    stream = det.stream(source, reconnect_s=args.reconnect)
+    try:
+        for item in stream:
+            frames += 1
+            run.write(item, video=True)
+            if video_sink is not None:
+                video_sink.write(item)
+            for name, n in _counts(item.detections).items():
+                peak[name] = max(peak.get(name, 0), n)
+            if stream.dropped:
+                bar.set_postfix(dropped=stream.dropped, refresh=False)
+            bar.update()
+    except (Error, OSError) as e:  # the source failed part-way: everything before it is written
+        run.fail(source.name, e)
+    finally:
+        stream.close()
+        bar.close()
+        if video_sink is not None:
+            video_sink.close()
+    seconds = time.perf_counter() - started
+    line = f"{source.name}: {frames} frames, {frames / max(seconds, 1e-9):.1f} frames/s"
+    if stream.dropped:
+        line += f", {stream.dropped} dropped to keep up"
+    line += f"; most in one frame: {_summary(peak)}"
+    if video_sink is not None and video_sink.frames:
+        line += f"; annotated video saved to {video_sink.path}"
+    print(line, file=sys.stderr if run.quiet else sys.stdout)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.ray:
+        return run_ray(args)
+    inputs = plan(args.sources)  # a path that names nothing stops here: exit 2
+    state = _Run(args, inputs)
+    try:
+        det = detector_from_args(args)
+        for kind, spec in inputs:
+            if kind == "images":
+                detect_images(state, det, spec)
+            else:
+                detect_video(state, det, kind, spec)
+    finally:
+        state.close()
     if args.json:
-        json.dump(records, sys.stdout, indent=1)
+        json.dump(state.records, sys.stdout, indent=1)
         sys.stdout.write("\n")
-    if save:
-        print(f"annotated images saved to {save}/", file=sys.stderr)
-    if failed:
-        print(f"fastdet: {failed} of {len(files)} images failed", file=sys.stderr)
+    stills = all(kind == "images" for kind, _ in inputs)
+    if state.save_dir is not None and stills:
+        print(f"annotated images saved to {state.save_dir}/", file=sys.stderr)
+    if state.failed:
+        what = "images" if stills else "inputs"
+        print(f"fastdet: {state.failed} of {state.total} {what} failed", file=sys.stderr)
         return 1
     return 0

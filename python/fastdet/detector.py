@@ -6,16 +6,29 @@ import logging
 import os
 import threading
 import time
-from typing import Any, Sequence, overload
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, overload
 
 from . import _core, backends
+from .backends.slots import Lease
 from .call_options import ClassFilter, override, resolve_classes, split
 from .frames import Frame, FrameLike, as_frame
 from .gpu_pipeline import GpuPath, is_device_array
 from .model import ModelInfo, check_model_path
 from .results import Detections
 
+if TYPE_CHECKING:
+    from .stream import ErrorHandler, Stream
+
 log = logging.getLogger("fastdet")
+
+
+class Prepared(NamedTuple):
+    """A chunk letterboxed into a lease, waiting for inference."""
+
+    lease: Lease
+    frames: list[Frame]
+    geometries: list[_core.Geometry]
 
 
 class Detector:
@@ -42,10 +55,14 @@ class Detector:
     with a CUDA graph per shape unless use_graphs=False; frames may then also be CuPy/PyTorch CUDA
     arrays.
 
-    Threads: a Detector keeps reusable buffers, so its calls take a lock and run one at a time.
-    Sharing one between threads is safe but serialises them; for parallel throughput create one
-    per thread. ``options``, ``classes`` and ``info`` are read-only: per-call overrides change
-    thresholds for one call, a new Detector changes them for good.
+    Threads: one Detector may be shared by any number of threads. On the CPU backends the
+    inference session (or compiled model) is shared and each call leases its own reused buffers
+    from a small pool, so calls run at the same time with no lock around them; that beats one
+    Detector per thread, which would load the model once per thread and oversubscribe the cores
+    with one set of inference threads each (see docs/concurrency.md). GPU backends take turns on
+    their stream. ``threads=`` sets the inference threads of the one shared session.
+    ``options``, ``classes`` and ``info`` are read-only: per-call overrides change thresholds for
+    one call, a new Detector changes them for good.
     """
 
     def __init__(
@@ -78,10 +95,9 @@ class Detector:
             self._gpu = GpuPath(self._backend, self.info, self.options, self.classes, device, use_graphs)
         self._warned_cap = False
         self._warned_invalid = False
-        self._lock = threading.Lock()
-        #: Nanoseconds spent per stage in the last detect() call (CPU path: preprocess, inference,
-        #: postprocess; GPU pipeline: pipeline, the whole call).
-        self.timings: dict[str, int] = {}
+        # The CUDA pipeline has one stream, graphs and options per call: its callers take turns.
+        self._gpu_lock = threading.Lock()
+        self._last = threading.local()
 
     def _resolve_classes(self, classes: ClassFilter | None) -> list[int] | None:
         return resolve_classes(classes, self.info.names, self.info.head.num_classes)
@@ -95,6 +111,12 @@ class Detector:
     def classes(self) -> list[int] | None:
         """The default class filter (ids), or None for every class (read-only)."""
         return None if self._classes is None else list(self._classes)
+
+    @property
+    def timings(self) -> dict[str, int]:
+        """Nanoseconds per stage of this thread's last ``detect()`` call (CPU path: preprocess,
+        inference, postprocess; GPU pipeline: pipeline, the whole call)."""
+        return getattr(self._last, "timings", {})
 
     @property
     def info(self) -> ModelInfo:
@@ -141,34 +163,60 @@ class Detector:
         ids = self._classes if classes is None else self._resolve_classes(classes)
         if isinstance(frames, (list, tuple)):
             if self._gpu is not None and frames and is_device_array(frames[0]):
-                with self._lock:
-                    return self._detect_gpu(list(frames), False, options, ids)
-            checked = [as_frame(f) for f in frames]
-            with self._lock:
-                return self._detect_frames(checked, options, ids)
+                return self._detect_gpu(list(frames), False, options, ids)
+            return self._detect_frames([as_frame(f) for f in frames], options, ids)
         if self._gpu is not None and is_device_array(frames):
-            with self._lock:
-                return self._detect_gpu([frames], False, options, ids)[0]
-        with self._lock:
-            return self._detect_frames([as_frame(frames)], options, ids)[0]
+            return self._detect_gpu([frames], False, options, ids)[0]
+        return self._detect_frames([as_frame(frames)], options, ids)[0]
 
     __call__ = detect
+
+    def stream(self, source: Any, *, live: bool | None = None, rgb: bool = False, in_flight: int = 3,
+               queue_size: int = 8, on_error: ErrorHandler | None = None, open_timeout_s: float = 10.0,
+               reconnect_s: float = 30.0, conf: float | None = None, iou: float | None = None,
+               max_det: int | None = None, classes: ClassFilter | None = None,
+               agnostic: bool | None = None) -> Stream:
+        """Detects in every frame of ``source``, pipelined; iterate for ``StreamItem``s that
+        unpack as ``(index, timestamp_ms, frame, detections)``, in order.
+
+        source: a video file, an image file, folder or glob, a camera index (``0``), a stream URL
+        (rtsp://, http://, ...), a numpy uint8 array [H, W, 3] or [B, H, W, 3] (BGR unless
+        ``rgb``), a PIL image, or a list / iterable of frames or paths (see
+        ``fastdet.io.open_source``). A missing or undecodable file raises ``InputError`` here.
+        live: None decides by kind (cameras and URLs are live); live sources keep only the newest
+        frame and count the others in ``Stream.dropped``; others give every frame.
+        in_flight: frames in the pipeline at once (read, letterbox, inference, decode overlap;
+        1 runs one frame at a time). queue_size: frames read ahead of the detector (non-live).
+        on_error: None raises a bad item's error at its place (after every earlier result);
+        ``on_error(error, source, frame)`` reports it instead and goes on.
+        open_timeout_s / reconnect_s: how long a live source may take to open, and to come back
+        after it drops (then ``SourceError``).
+        conf, iou, max_det, classes, agnostic: as in ``detect()``, for the whole stream.
+        """
+        from .io import open_source
+        from .stream import Stream
+
+        options = override(self.options, conf=conf, iou=iou, max_det=max_det, agnostic=agnostic)
+        ids = self._classes if classes is None else self._resolve_classes(classes)
+        opened = open_source(source, live=live, rgb=rgb, open_timeout_s=open_timeout_s, reconnect_s=reconnect_s)
+        return Stream(self, opened, options, ids, in_flight=in_flight, queue_size=queue_size, on_error=on_error)
 
     def _detect_gpu(self, frames: list[Any], rgb: bool, options: _core.DecodeOptions,
                     classes: list[int] | None) -> list[Detections]:
         """Frames (host numpy or device arrays) through the CUDA pipeline, in chunks of max_batch."""
         assert self._gpu is not None
-        self._gpu.use_options(options, classes)
         limit = self._backend.max_batch or len(frames) or 1
         t0 = time.perf_counter_ns()
         results: list[Detections] = []
-        for start in range(0, len(frames), limit):
-            chunk = frames[start : start + limit]
-            for xyxy, scores, ids, stats, g in self._gpu.run(chunk, rgb):
-                self._note_cap(stats, options)
-                results.append(Detections(xyxy, scores, ids, self.info.names, (g.src_h, g.src_w),
-                                          stats.candidates, stats.dropped, stats.invalid))
-        self.timings = {"pipeline": time.perf_counter_ns() - t0}
+        with self._gpu_lock:
+            self._gpu.use_options(options, classes)
+            for start in range(0, len(frames), limit):
+                chunk = frames[start : start + limit]
+                for xyxy, scores, ids, stats, g in self._gpu.run(chunk, rgb):
+                    self._note_cap(stats, options)
+                    results.append(Detections(xyxy, scores, ids, self.info.names, (g.src_h, g.src_w),
+                                              stats.candidates, stats.dropped, stats.invalid))
+        self._last.timings = {"pipeline": time.perf_counter_ns() - t0}
         return results
 
     def _note_cap(self, stats: _core.DecodeStats, options: _core.DecodeOptions) -> None:
@@ -197,27 +245,55 @@ class Detector:
         pre = infer = post = 0
         results: list[Detections] = []
         for start in range(0, len(frames), limit):
-            chunk = frames[start : start + limit]
-            # A fixed-batch model runs its whole batch (spare slots hold stale input, not decoded);
-            # a dynamic one (or a TensorRT profile) runs exactly the frames given.
-            n = self._backend.static_batch or len(chunk)
             t0 = time.perf_counter_ns()
-            buf = self._backend.input_buffer(n)
-            geoms = [_core.letterbox_into(f.pixels, buf[i], self.info.recipe, f.rgb) for i, f in enumerate(chunk)]
+            prepared = self._prepare(frames[start : start + limit])
             t1 = time.perf_counter_ns()
-            raw = self._backend.run(n)
-            t2 = time.perf_counter_ns()
-            decoded = _core.decode(raw[: len(chunk)], self.info.head, geoms, options, classes)
-            for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
-                self._note_cap(stats, options)
-                results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped,
-                                          stats.invalid))
+            try:
+                raw = prepared.lease.run()
+                t2 = time.perf_counter_ns()
+                results += self._finish(prepared, raw, options, classes)
+            finally:
+                prepared.lease.release()
             t3 = time.perf_counter_ns()
             pre += t1 - t0
             infer += t2 - t1
             post += t3 - t2
-        self.timings = {"preprocess": pre, "inference": infer, "postprocess": post}
+        self._last.timings = {"preprocess": pre, "inference": infer, "postprocess": post}
         return results
+
+    # The three stages of a CPU call, separable so that a pipeline can run them for different
+    # frames at once (``fastdet.stream``): prepare (lease + letterbox), lease.run(), finish
+    # (decode + NMS). The caller releases the lease after finish, or on any error.
+
+    def _prepare(self, chunk: list[Frame]) -> Prepared:
+        """Leases buffers for ``chunk`` (at most max_batch frames) and letterboxes into them."""
+        # A fixed-batch model runs its whole batch (spare slots hold stale input, not decoded);
+        # a dynamic one (or a TensorRT profile) runs exactly the frames given.
+        lease = self._backend.lease(self._backend.static_batch or len(chunk))
+        try:
+            geoms = [_core.letterbox_into(f.pixels, lease.input[i], self.info.recipe, f.rgb)
+                     for i, f in enumerate(chunk)]
+        except BaseException:
+            lease.release()
+            raise
+        return Prepared(lease, chunk, geoms)
+
+    def _finish(self, prepared: Prepared, raw: Any, options: _core.DecodeOptions,
+                classes: list[int] | None) -> list[Detections]:
+        """Decode + NMS of a prepared chunk's raw output (the lease is still held)."""
+        chunk = prepared.frames
+        decoded = _core.decode(raw[: len(chunk)], self.info.head, prepared.geometries, options, classes)
+        results = []
+        for f, (xyxy, scores, ids, stats) in zip(chunk, decoded):
+            self._note_cap(stats, options)
+            results.append(Detections(xyxy, scores, ids, self.info.names, f.shape, stats.candidates, stats.dropped,
+                                      stats.invalid))
+        return results
+
+    @property
+    def pipelined(self) -> bool:
+        """True when calls run as separable CPU stages (every backend but the CUDA pipeline)."""
+        return self._gpu is None
 
     def __repr__(self) -> str:
         h, w = self.input_size
@@ -225,7 +301,9 @@ class Detector:
                 f"input={w}x{h}, classes={len(self.names)})")
 
 
-_DEFAULTS: dict[tuple[Any, ...], Detector] = {}
+#: Default Detectors ``fastdet.detect`` keeps, least recently used first out.
+CACHE_SIZE = 8
+_DEFAULTS: OrderedDict[tuple[Any, ...], Detector] = OrderedDict()
 _DEFAULTS_LOCK = threading.Lock()
 
 
@@ -245,7 +323,8 @@ def detect(frame: FrameLike | Sequence[FrameLike], model: str | os.PathLike[str]
 
     model: an ONNX file, else the FASTDET_MODEL environment variable, else the embedded YOLOX-Nano.
     options: as Detector's; conf, iou, max_det, classes and agnostic apply to this call and reuse
-    the cached Detector.
+    the cached Detector. The cache keeps the ``CACHE_SIZE`` (8) most recently used Detectors; the
+    Detector runs outside the cache's lock, so threads calling this run at the same time.
     """
     path = check_model_path(model)
     detector_options, per_call = split(options)
@@ -254,4 +333,8 @@ def detect(frame: FrameLike | Sequence[FrameLike], model: str | os.PathLike[str]
         det = _DEFAULTS.get(key)
         if det is None:
             det = _DEFAULTS[key] = Detector(path, **detector_options)
+            while len(_DEFAULTS) > CACHE_SIZE:
+                _DEFAULTS.popitem(last=False)
+        else:
+            _DEFAULTS.move_to_end(key)
     return det.detect(frame, **per_call)

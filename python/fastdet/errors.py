@@ -8,7 +8,11 @@
     ├── BackendUnavailable(Error, RuntimeError)  the asked-for backend cannot run here
     ├── EngineError(Error, RuntimeError)    building, caching or running an inference engine
     │   └── UnsafeCacheError(EngineError, PermissionError)  a cache folder or file others could write
-    └── CudaError(Error, RuntimeError)      a CUDA runtime error (the message names the call)
+    ├── CudaError(Error, RuntimeError)      a CUDA runtime error (the message names the call)
+    ├── SourceError(Error, OSError)         a live source that never opens, or closed for good
+    ├── QueueFull(Error, RuntimeError)      a BatchingDetector's queue is full (back-pressure)
+    ├── RequestTimeout(Error, TimeoutError) a request waited past its timeout before it could run
+    └── Closed(Error, RuntimeError)         work given to a BatchingDetector or stream after close()
 
 Existing ``except ValueError`` / ``except TypeError`` handlers keep working. The native core's
 errors arrive as these classes too (``fastdet._core`` maps its C++ exceptions onto them), so a
@@ -52,5 +56,22 @@ class CudaError(Error, RuntimeError):
     """A CUDA runtime error; the message names the CUDA error and the call."""
 
 
-__all__ = ["BackendUnavailable", "CudaError", "EngineError", "Error", "InputError", "InputTypeError",
-           "ModelError", "UnsafeCacheError"]
+class SourceError(Error, OSError):
+    """A camera or network stream that cannot be opened, or that closed and did not come back
+    (missing or undecodable files are ``InputError``s)."""
+
+
+class QueueFull(Error, RuntimeError):
+    """A BatchingDetector's queue stayed full for the whole wait: the caller should slow down."""
+
+
+class RequestTimeout(Error, TimeoutError):
+    """A BatchingDetector request was still waiting when its timeout passed; it did not run."""
+
+
+class Closed(Error, RuntimeError):
+    """Work submitted after ``close()``."""
+
+
+__all__ = ["BackendUnavailable", "Closed", "CudaError", "EngineError", "Error", "InputError", "InputTypeError",
+           "ModelError", "QueueFull", "RequestTimeout", "SourceError", "UnsafeCacheError"]

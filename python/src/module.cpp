@@ -46,6 +46,15 @@ PYBIND11_MODULE(_core, m) {
   bind_letterbox(m);
   bind_decode(m);
   m.def("num_threads", &fastdet::parallel_threads, "Threads the CPU core spreads work over.");
+  m.def(
+      "_pool_callers_overlap",
+      [](int callers, int timeout_ms) {
+        py::gil_scoped_release release;
+        return fastdet::parallel_callers_overlap(callers, timeout_ms);
+      },
+      py::arg("callers"), py::arg("timeout_ms"),
+      "Test hook: call from `callers` threads at once; True when all were inside the thread pool's "
+      "loops together (the pool does not serialise independent callers).");
 #ifdef FASTDET_SANITIZED
   m.attr("sanitized") = true;  // an ASan + UBSan test build (large, slow): never shipped
 #else

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..model import ModelError, ModelInfo, describe_session
 from .base import Backend, BackendUnavailable
+from .slots import Lease, SlotPool
 from .options import OnnxRuntimeOptions
 
 
@@ -57,11 +58,60 @@ def describe_model(path: Path, **model_kw: Any) -> ModelInfo:
     return describe_session(path, open_session(path, ["CPUExecutionProvider"], so), **model_kw)
 
 
+class _Slot:
+    """One call's buffers over the shared session: input float32[rows, 3, H, W] and output
+    float32[rows, ...], with an I/O binding per batch size onto views of them. Rows grow to the
+    largest batch served; smaller batches bind the leading rows."""
+
+    __slots__ = ("backend", "input", "output", "bindings")
+
+    def __init__(self, backend: OnnxRuntimeCPU) -> None:
+        self.backend = backend
+        self.input = np.zeros((0, 3, *backend.info.input_hw), np.float32)
+        self.output: np.ndarray | None = None
+        self.bindings: dict[int, Any] = {}
+
+    def input_for(self, batch: int) -> np.ndarray:
+        if batch > self.input.shape[0]:
+            self.input = np.zeros((batch, 3, *self.backend.info.input_hw), np.float32)
+            self.output = None
+            self.bindings.clear()
+        return self.input[:batch]
+
+    def run(self, batch: int) -> np.ndarray:
+        io = self.bindings.get(batch)
+        if io is not None:
+            self.backend.session.run_with_iobinding(io)
+            return self.output[:batch]  # type: ignore[index]
+        b = self.backend
+        x = self.input[:batch]
+        if b.output_tail is None:
+            # The very first run learns the output's shape after the batch (fixed once the input
+            # size is); later runs bind buffers we own and allocate nothing.
+            first = b.session.run([b.info.output_name], {b.info.input_name: x})[0]
+            if first.dtype != np.float32:
+                raise ModelError(f"{b.info.path.name}: expected float32 output, got {first.dtype}")
+            b.output_tail = tuple(first.shape[1:])
+            return first
+        if self.output is None:
+            self.output = np.zeros((self.input.shape[0], *b.output_tail), np.float32)
+        out = self.output[:batch]
+        io = b.session.io_binding()
+        io.bind_input(b.info.input_name, "cpu", 0, np.float32, list(x.shape), x.ctypes.data)
+        io.bind_output(b.info.output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
+        self.bindings[batch] = io
+        b.session.run_with_iobinding(io)
+        return out
+
+
 class OnnxRuntimeCPU(Backend):
-    """ONNX Runtime CPU session with I/O binding onto preallocated, reused numpy buffers."""
+    """One ONNX Runtime CPU session shared by every call; each call leases its own reused
+    input/output buffers and I/O binding from a small pool, so calls from several threads run
+    at once (``InferenceSession.run`` is thread-safe)."""
 
     name = "onnxruntime-cpu"
     Options = OnnxRuntimeOptions
+    concurrent = True
 
     def __init__(self, path: Path, *, options: OnnxRuntimeOptions | None = None, **model_kw: Any) -> None:
         reason = unavailable_reason()
@@ -70,31 +120,12 @@ class OnnxRuntimeCPU(Backend):
         options = options or OnnxRuntimeOptions()
         self.session = open_session(path, ["CPUExecutionProvider"], session_options(options.threads))
         self.info = describe_session(path, self.session, **model_kw)
-        self._inputs: dict[int, np.ndarray] = {}
-        self._bound: dict[int, tuple[Any, np.ndarray]] = {}
+        self._init_slots()
 
-    def input_buffer(self, batch: int) -> np.ndarray:
-        buf = self._inputs.get(batch)
-        if buf is None:
-            h, w = self.info.input_hw
-            buf = self._inputs[batch] = np.zeros((batch, 3, h, w), dtype=np.float32)
-        return buf
+    def _init_slots(self, limit: int | None = None) -> None:
+        #: Output dims after the batch, learned from the first run.
+        self.output_tail: tuple[int, ...] | None = None
+        self.slots: SlotPool[_Slot] = SlotPool(lambda: _Slot(self), limit)
 
-    def run(self, batch: int) -> np.ndarray:
-        bound = self._bound.get(batch)
-        if bound is not None:
-            io, out = bound
-            self.session.run_with_iobinding(io)
-            return out
-        # First run at this batch size: learn the output shape, then bind both buffers so
-        # later runs write into memory we own, with no per-call allocation.
-        x = self.input_buffer(batch)
-        first = self.session.run([self.info.output_name], {self.info.input_name: x})[0]
-        if first.dtype != np.float32:
-            raise ModelError(f"{self.info.path.name}: expected float32 output, got {first.dtype}")
-        out = np.empty_like(first)
-        io = self.session.io_binding()
-        io.bind_input(self.info.input_name, "cpu", 0, np.float32, list(x.shape), x.ctypes.data)
-        io.bind_output(self.info.output_name, "cpu", 0, np.float32, list(out.shape), out.ctypes.data)
-        self._bound[batch] = (io, out)
-        return first
+    def lease(self, batch: int) -> Lease:
+        return self.slots.lease(batch)

@@ -13,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..model import describe_session
 from .base import BackendUnavailable, installed
 from .device_engine import device_index, gpu_unavailable_reason
@@ -56,9 +54,11 @@ def open_cuda_session(path: Path, device: str | None, stream_handle: int | None 
 
 class OnnxRuntimeCUDA(OnnxRuntimeCPU):
     """ONNX Runtime CUDA via the Backend ABC: the CPU backend's reused host buffers and I/O
-    binding (onnxruntime copies them to and from the device), on a CUDA session."""
+    binding (onnxruntime copies them to and from the device), on a CUDA session. Calls take
+    turns (one slot): concurrent runs on one CUDA session have not been proven on a GPU here."""
 
     name = "onnxruntime-cuda"
+    concurrent = False
 
     def __init__(self, path: Path, *, device: str | None = None, options: OnnxRuntimeOptions | None = None,
                  **model_kw: Any) -> None:
@@ -68,5 +68,4 @@ class OnnxRuntimeCUDA(OnnxRuntimeCPU):
         options = options or OnnxRuntimeOptions()
         self.session = open_cuda_session(path, device, threads=options.threads)
         self.info = describe_session(path, self.session, **model_kw)
-        self._inputs: dict[int, np.ndarray] = {}
-        self._bound: dict[int, tuple[Any, np.ndarray]] = {}
+        self._init_slots(limit=1)

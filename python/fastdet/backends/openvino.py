@@ -1,18 +1,21 @@
 """OpenVINO on the CPU: the fastest CPU backend fastdet has measured on x86 (about 2x ONNX Runtime
 on YOLOv8n), reading ONNX files, OpenVINO IR and ultralytics' ``*_openvino_model/`` folders.
 
-Buffers: every batch size gets one float32 input and one float32 output buffer, allocated once
-and handed to the infer requests as their tensors (``openvino.Tensor(..., shared_memory=True)``),
-so the letterbox writes straight into the request's input memory and decode reads its output in
-place: no copy either way and no allocation per call.
+Buffers: each call leases a slot (``slots.SlotPool``) holding one float32 input and one float32
+output buffer, allocated once and handed to the slot's infer requests as their tensors
+(``openvino.Tensor(..., shared_memory=True)``), so the letterbox writes straight into the request's
+input memory and decode reads its output in place: no copy either way and no allocation per call.
+The compiled models are shared by all slots; requests are per slot, so calls from several threads
+run at once without a lock around inference.
 
 Scheduling (``hint``):
 
 - ``"latency"``: one compiled model with OpenVINO's LATENCY hint (one stream using every core),
-  one request at a time. Best for single frames.
-- ``"throughput"``: OpenVINO's THROUGHPUT hint (several streams of fewer threads each) and an
-  ``AsyncInferQueue`` of its optimal number of requests; a batch is split into one sub-batch per
-  request (per model batch for fixed-batch models) and they run concurrently.
+  one request per call. Best for single frames.
+- ``"throughput"``: OpenVINO's THROUGHPUT hint (several streams of fewer threads each) and its
+  optimal number of requests per slot; a batch is split into one sub-batch per request (per model
+  batch for fixed-batch models) and they run concurrently. Also what many single-frame callers
+  sharing one Detector want: their requests then run on several streams at once.
 - ``"auto"`` (default): LATENCY for a call that is one request, THROUGHPUT (compiled the first time
   it is needed) for a call that splits into several. Measured on 2 cores with yolov8n, 8 frames:
   ~24 ms/frame through two streams vs ~30 ms/frame as one batch-8 request.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ from ..model import ModelError
 from .base import Backend, BackendUnavailable
 from .openvino_model import read
 from .options import OpenVINOOptions
+from .slots import Lease, SlotPool
 
 log = logging.getLogger("fastdet")
 
@@ -84,24 +89,76 @@ def compile_config(hint: str, threads: int | None, precision: str, cache_dir: Pa
     return config
 
 
-class _Slots:
-    """The buffers of one batch size: input float32[rows, 3, H, W] and output float32[rows, ...]
-    with rows = sub-batches x sub-batch size, and an openvino.Tensor view of each sub-batch."""
+class _Slot:
+    """One call's buffers and infer requests over the shared compiled models: input
+    float32[rows, 3, H, W] and output float32[rows, ...] (rows = sub-batches x sub-batch size, so
+    a fixed-batch model's last sub-batch is padded), an ``openvino.Tensor`` view of each sub-batch,
+    and this slot's own requests. Rows grow to the largest call served."""
 
-    def __init__(self, ov: Any, rows: int, sub: int, input_shape: tuple[int, ...],
-                 output_tail: tuple[int, ...]) -> None:
-        self.sub = sub
-        self.input = np.zeros((rows, *input_shape), np.float32)
-        self.output = np.zeros((rows, *output_tail), np.float32)
-        self.tensors = [(ov.Tensor(self.input[i:i + sub], shared_memory=True),
-                         ov.Tensor(self.output[i:i + sub], shared_memory=True)) for i in range(0, rows, sub)]
+    def __init__(self, backend: OpenVINOCPU) -> None:
+        self.backend = backend
+        self.input = np.zeros((0, 3, *backend.info.input_hw), np.float32)
+        self.output = np.zeros((0, *backend._tail()), np.float32)
+        self.tensors: dict[tuple[str, int], list[tuple[Any, Any]]] = {}
+        self.latency_request: Any = None
+        self.throughput_requests: list[Any] = []
+
+    def input_for(self, batch: int) -> np.ndarray:
+        rows = self.backend._rows(batch)
+        if rows > self.input.shape[0]:
+            self.input = np.zeros((rows, *self.input.shape[1:]), np.float32)
+            self.output = np.zeros((rows, *self.output.shape[1:]), np.float32)
+            self.tensors.clear()
+        return self.input[:batch]
+
+    def run(self, batch: int) -> np.ndarray:
+        b = self.backend
+        mode = b._mode(batch)
+        tensors = self._tensors(mode, batch)
+        if mode == "latency":
+            if self.latency_request is None:
+                self.latency_request = b._compile("latency").create_infer_request()
+            request = self.latency_request
+            for tin, tout in tensors:
+                request.set_input_tensor(tin)
+                request.set_output_tensor(tout)
+                request.infer()
+        else:
+            if not self.throughput_requests:
+                compiled = b._compile("throughput")
+                self.throughput_requests = [compiled.create_infer_request() for _ in range(b._streams())]
+            requests = self.throughput_requests
+            for i, (tin, tout) in enumerate(tensors):
+                request = requests[i % len(requests)]
+                if i >= len(requests):
+                    request.wait()  # more sub-batches than requests (a fixed-batch model): reuse
+                request.set_input_tensor(tin)
+                request.set_output_tensor(tout)
+                request.start_async()
+            for request in requests[: len(tensors)]:
+                request.wait()
+        return self.output[: len(tensors) * tensors[0][0].shape[0]]
+
+    def _tensors(self, mode: str, batch: int) -> list[tuple[Any, Any]]:
+        key = (mode, batch)
+        views = self.tensors.get(key)
+        if views is None:
+            ov, sub = self.backend._ov, self.backend._sub_batch(batch, mode)
+            rows = self.backend._rows(batch)
+            views = self.tensors[key] = [(ov.Tensor(self.input[i:i + sub], shared_memory=True),
+                                          ov.Tensor(self.output[i:i + sub], shared_memory=True))
+                                         for i in range(0, rows, sub)]
+        return views
 
 
 class OpenVINOCPU(Backend):
-    """OpenVINO CPU inference on preallocated, reused buffers (see the module docstring)."""
+    """OpenVINO CPU inference on preallocated, reused buffers (see the module docstring). The
+    compiled models are shared; each call leases a slot with its own buffers and infer requests,
+    so calls from several threads run at once."""
 
     name = "openvino-cpu"
     Options = OpenVINOOptions
+    concurrent = True
 
     def __init__(self, path: Path, *, options: OpenVINOOptions | None = None, **model_kw: Any) -> None:
         reason = unavailable_reason()
@@ -134,12 +191,11 @@ class OpenVINOCPU(Backend):
         # The model's own batch, or None when dynamic: the sub-batch of a fixed-batch model.
         self._model_batch = self.info.input_shape[0]
         self._compiled: dict[str, Any] = {}
-        self._queue: Any = None
-        self._latency_request: Any = None
-        self._slots: dict[tuple[str, int], _Slots] = {}
+        self._compile_lock = threading.Lock()
         self._output_tail: tuple[int, ...] | None = None
         first = "throughput" if hint == "throughput" else "latency"
         self._compile(first)
+        self.slots: SlotPool[_Slot] = SlotPool(lambda: _Slot(self))
         #: Seconds from reading the model to the first compiled model (cache hits make it shorter).
         self.start_seconds = time.perf_counter() - t0
 
@@ -159,29 +215,10 @@ class OpenVINOCPU(Backend):
         compiled = next(iter(self._compiled.values()))
         return compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
 
-    def input_buffer(self, batch: int) -> np.ndarray:
-        return self._slots_for(batch).input[:batch]
-
-    def run(self, batch: int) -> np.ndarray:
-        mode = self._mode(batch)
-        slots = self._slots_for(batch, mode)
-        if mode == "latency":
-            request = self._latency_request
-            for tin, tout in slots.tensors:
-                request.set_input_tensor(tin)
-                request.set_output_tensor(tout)
-                request.infer()
-        else:
-            queue = self._queue
-            for tin, tout in slots.tensors:
-                # The queue starts the request get_idle_request_id() returned (the first idle
-                # one, and only this thread starts requests): give it this sub-batch's tensors.
-                request = queue[queue.get_idle_request_id()]
-                request.set_input_tensor(tin)
-                request.set_output_tensor(tout)
-                queue.start_async()
-            queue.wait_all()
-        return slots.output
+    def lease(self, batch: int) -> Lease:
+        if batch < 1:
+            raise ValueError(f"batch: expected at least 1, got {batch}")
+        return self.slots.lease(batch)
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -195,40 +232,37 @@ class OpenVINOCPU(Backend):
         compiled = self._compiled.get(mode)
         if compiled is not None:
             return compiled
-        config = compile_config(mode, self.threads, self.precision, self.cache_dir)
-        try:
-            compiled = self._core.compile_model(self._model, "CPU", config)
-        except RuntimeError as e:
-            raise ModelError(f"{self.info.path.name}: OpenVINO cannot compile it for the CPU: "
-                             f"{str(e).strip().splitlines()[0]}") from None
-        self._compiled[mode] = compiled
-        if mode == "latency":
-            self._latency_request = compiled.create_infer_request()
-        else:
-            self._queue = self._ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        log.debug("openvino: compiled for %s (%s streams, %s threads, %s)", mode, compiled.get_property("NUM_STREAMS"),
-                  compiled.get_property("INFERENCE_NUM_THREADS"), compiled.get_property("INFERENCE_PRECISION_HINT"))
+        with self._compile_lock:  # two threads needing the same mode first compile it once
+            compiled = self._compiled.get(mode)
+            if compiled is not None:
+                return compiled
+            config = compile_config(mode, self.threads, self.precision, self.cache_dir)
+            try:
+                compiled = self._core.compile_model(self._model, "CPU", config)
+            except RuntimeError as e:
+                raise ModelError(f"{self.info.path.name}: OpenVINO cannot compile it for the CPU: "
+                                 f"{str(e).strip().splitlines()[0]}") from None
+            log.debug("openvino: compiled for %s (%s streams, %s threads, %s)", mode,
+                      compiled.get_property("NUM_STREAMS"), compiled.get_property("INFERENCE_NUM_THREADS"),
+                      compiled.get_property("INFERENCE_PRECISION_HINT"))
+            self._compiled[mode] = compiled
         return compiled
+
+    def _streams(self) -> int:
+        """Requests the THROUGHPUT compiled model runs best with (its optimal number)."""
+        return int(self._compile("throughput").get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
 
     def _sub_batch(self, batch: int, mode: str) -> int:
         if self._model_batch is not None:
             return self._model_batch
         if mode == "latency":
             return batch
-        return math.ceil(batch / len(self._queue))
+        return math.ceil(batch / self._streams())
 
-    def _slots_for(self, batch: int, mode: str | None = None) -> _Slots:
-        if batch < 1:
-            raise ValueError(f"batch: expected at least 1, got {batch}")
-        mode = mode or self._mode(batch)
-        key = (mode, batch)
-        slots = self._slots.get(key)
-        if slots is None:
-            self._compile(mode)
-            sub = self._sub_batch(batch, mode)
-            rows = math.ceil(batch / sub) * sub
-            slots = self._slots[key] = _Slots(self._ov, rows, sub, (3, *self.info.input_hw), self._tail())
-        return slots
+    def _rows(self, batch: int) -> int:
+        """Rows a call of ``batch`` needs: whole sub-batches (a fixed-batch model's are padded)."""
+        sub = self._sub_batch(batch, self._mode(batch))
+        return math.ceil(batch / sub) * sub
 
     def _tail(self) -> tuple[int, ...]:
         """Output dims after the batch (static once the input size is fixed)."""

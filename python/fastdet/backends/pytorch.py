@@ -41,7 +41,7 @@ import numpy as np
 from ..devices import cuda_index
 from ..errors import InputError
 from ..model import ModelError, ModelInfo
-from .base import Backend, BackendUnavailable, installed
+from .base import BackendUnavailable, SerialBackend, installed
 from .device_engine import DeviceEngine, TensorSpec
 from .onnxruntime_cpu import describe_model
 from .options import TorchOptions
@@ -298,7 +298,7 @@ class TorchEngine(DeviceEngine):
         return graph
 
 
-class Torch(Backend):
+class Torch(SerialBackend):
     """The converted module through the Backend ABC's host buffers (CPU or GPU); on a GPU the
     Detector drives ``engine`` through the CUDA pipeline instead.
 

@@ -33,7 +33,7 @@ from ..engine_cache import CacheKey, CachedEngine, EngineCache, file_sha256
 from ..private_files import read_trusted, write_atomic
 from ..errors import EngineError, InputError
 from ..model import ModelError, ModelInfo
-from .base import Backend, BackendUnavailable, installed
+from .base import BackendUnavailable, SerialBackend, installed
 from .onnxruntime_cpu import describe_model
 from .options import TensorRTOptions
 from .device_engine import DeviceEngine, TensorSpec, device_index, gpu_unavailable_reason
@@ -323,7 +323,7 @@ class TensorRTEngine(DeviceEngine):
             raise EngineError("TensorRT execute_async_v3 failed (see the TensorRT errors logged above)")
 
 
-class TensorRT(Backend):
+class TensorRT(SerialBackend):
     """TensorRT through the Backend ABC: host buffers copied to and from device buffers on the
     backend's own stream, one synchronisation per run.
 

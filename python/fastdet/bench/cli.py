@@ -3,6 +3,8 @@ a gate on it, and a comparison of two saved runs.
 
     fastdet bench MODEL [--device cpu|cuda] [--batch 1,8] [--frames 1920x1080] [--iters N]
                         [--json out.json] [--plot out.png] [--min-fps N] [--max-p99-ms X]
+    fastdet bench MODEL --clients 1,2,4,16 [--modes shared,per-thread,batching] [--requests N]
+                        [--json out.json] [--plot out.png]
     fastdet bench --baseline saved.json --current new.json --max-regression 10%
 
 ``--min-fps`` / ``--max-p99-ms`` make it a gate ("my model runs at >= N frames/s with p99 <= X ms
@@ -24,6 +26,7 @@ HELP = "benchmark a model (latency, stages, throughput), gate on it, or compare 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="model to benchmark (default: none; give one, or --baseline/--current)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    p.add_argument("--backend", default="auto", help="auto (default) or a backend name from `fastdet info`")
     p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1), e.g. 1,8")
     p.add_argument("--frames", default="1920x1080",
                    help="synthetic frame size WIDTHxHEIGHT (default 1920x1080) or an image file")
@@ -32,6 +35,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="OUT", help="write the report (with the environment) as JSON")
     p.add_argument("--plot", metavar="PNG", help="write a latency histogram + stage bars (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--clients", metavar="N,N", default=None,
+                   help="instead: throughput and p50/p99 vs client threads, e.g. 1,2,4,16, for a shared Detector, "
+                        "one Detector per thread and a BatchingDetector")
+    p.add_argument("--modes", default="shared,per-thread,batching", help="with --clients: which of "
+                                                                          "shared,per-thread,batching (default all)")
+    p.add_argument("--requests", type=int, default=0, metavar="N",
+                   help="with --clients: frames per client per round (default 64 / clients, at least 4)")
+    p.add_argument("--rounds", type=int, default=3, metavar="N",
+                   help="with --clients: rounds over every cell, alternating modes (default 3)")
     p.add_argument("--min-fps", type=float, default=None, metavar="N",
                    help="gate: exit 1 unless every batch size reaches N frames/s")
     p.add_argument("--max-p99-ms", type=float, default=None, metavar="X",
@@ -71,9 +83,11 @@ def run(args: argparse.Namespace) -> int:
         from .plot import require_matplotlib
 
         require_matplotlib()  # fail before minutes of benchmarking, not after
+    if args.clients:
+        return run_clients(args)
     report = runner.run(args.model, device=args.device, batches=runner.parse_batches(args.batch),
                         frames=args.frames, iters=args.iters, warmup=args.warmup,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, backend=args.backend)
     print(runner.format_report(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
@@ -87,6 +101,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"plot written to {args.plot}", file=sys.stderr)
     if args.min_fps is not None or args.max_p99_ms is not None:
         misses = check_gate(report, args.min_fps, args.max_p99_ms)
+        for line in misses:
+            print(f"gate missed: {line}", file=sys.stderr)
+        if misses:
+            return 1
+        print("gate passed", file=sys.stderr)
+    return 0
+
+
+def run_clients(args: argparse.Namespace) -> int:
+    """``--clients``: the multi-client report, its JSON, plot and gate."""
+    from . import clients
+
+    if args.device != "cpu":
+        from .runner import check_device
+
+        check_device(args.device)
+    if args.requests < 0:
+        raise InputError(f"--requests: expected a positive count, got {args.requests}")
+    report = clients.run(args.model, clients=clients.parse_counts(args.clients), modes=clients.parse_modes(args.modes),
+                         frames=args.frames, requests=args.requests, rounds=args.rounds, warmup=min(args.warmup, 2),
+                         progress=not args.no_progress, device=args.device, backend=args.backend)
+    print(clients.format_report(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        print(f"report written to {args.json}", file=sys.stderr)
+    if args.plot:
+        clients.plot(report, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.min_fps is not None or args.max_p99_ms is not None:
+        misses = clients.check_gate(report, args.min_fps, args.max_p99_ms)
         for line in misses:
             print(f"gate missed: {line}", file=sys.stderr)
         if misses:
