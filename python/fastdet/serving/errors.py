@@ -68,9 +68,15 @@ class UpstreamError(ServingError):
     status = 502
 
 
+class Unavailable(ServingError):
+    """The detector model is not ready yet (still loading) or cannot be reached: retry."""
+
+    status = 503
+
+
 #: The class for each status code a detector model reports per image.
 BY_STATUS: dict[int, type[ServingError]] = {e.status: e for e in (BadRequest, Unauthenticated, Forbidden, TooLarge,
-                                                                  RateLimited, UpstreamError)}
+                                                                  RateLimited, UpstreamError, Unavailable)}
 
 
 def error_for(status: int, message: str) -> ServingError:

@@ -113,6 +113,9 @@ class DetectorOptions:
         uri = params.uri if params else None
         model = _path(uri, base, "parameters.uri")
         registry = extra.get("registry")
+        # MLServer sets a missing uri to the settings' own folder.
+        if model is not None and base is not None and model.resolve() == base.resolve():
+            model = model / "model.onnx" if (model / "model.onnx").is_file() else None if registry else model
         if (model is None) == (registry is None):
             raise SettingsError(f"model {settings.name!r}: set either parameters.uri (a model file) or "
                                 f"parameters.extra.registry (a registry model line), not both or neither")

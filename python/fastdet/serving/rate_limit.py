@@ -50,9 +50,10 @@ class SharedBuckets:
             if stamp <= 0 or stamp > now:  # never used, or the clock restarted (a reboot)
                 tokens, stamp = burst, now
             tokens = min(burst, tokens + (now - stamp) * rate)
-            wait = 0.0 if tokens >= 1.0 else (1.0 - tokens) / rate if rate > 0 else float("inf")
+            # (the epsilon: a token refilled over exactly 1/rate seconds must count, float sums or not)
+            wait = 0.0 if tokens >= 1.0 - 1e-9 else (1.0 - tokens) / rate if rate > 0 else float("inf")
             if wait == 0.0:
-                tokens -= 1.0
+                tokens = max(0.0, tokens - 1.0)
             os.pwrite(self._fd, _SLOT.pack(tokens, now), offset)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UpstreamError
+from .errors import Unavailable, UpstreamError
 from .tensors import BATCH_INPUT, VERSION_INPUT
 
 #: gRPC message limit both ways: a 4K raw frame as NPY is 25 MB.
@@ -75,6 +75,9 @@ class Upstream:
         try:
             reply = await self._connect().ModelInfer(request, timeout=self.timeout_s, metadata=self.metadata)
         except grpc.aio.AioRpcError as e:
+            if e.code() == grpc.StatusCode.UNAVAILABLE or "not ready" in (e.details() or ""):
+                raise Unavailable(f"the detector model {self.model!r} is not ready yet (loading, or restarting a "
+                                  f"worker); retry") from None
             raise UpstreamError(f"the detector model {self.model!r} at {self.address} failed: "
                                 f"{e.code().name} {e.details()}") from None
         return _answer(reply)
