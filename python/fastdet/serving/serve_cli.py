@@ -139,14 +139,13 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     from .settings_files import build, write
 
-    run_dir = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="fastdet-serve-"))
-    files = build(config, run_dir)  # type: ignore[arg-type]
     if args.dry_run:
-        print(json.dumps(files, indent=1))
-        if not args.dir:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir = Path(args.dir).resolve() if args.dir else Path("<temporary folder>")
+        print(json.dumps(build(config, run_dir), indent=1))  # type: ignore[arg-type]
         return 0
     check_mlserver()
+    run_dir = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="fastdet-serve-"))
+    files = build(config, run_dir)  # type: ignore[arg-type]
     _check_ports(args.host, [args.port, args.grpc_port, args.metrics_port])
     write(files, run_dir, with_key=args.policy is not None)
     print(f"fastdet serve: {config.name} on http://{args.host}:{args.port}/v2/models/{config.name}/infer "  # type: ignore[attr-defined]
