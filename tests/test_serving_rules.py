@@ -179,13 +179,18 @@ def test_npy_frames_read_without_pickle_or_copy():
         npy_array(data[:-1])
 
 
-def test_envelope_lets_only_the_router_through():
+def test_envelope_carries_the_version_and_lets_only_the_router_through():
     key = b"k" * 32
-    assert bytes(unwrap(wrap(b"img", key), key)) == b"img"
-    assert bytes(unwrap(b"img", None)) == b"img"
-    for item in (b"img", wrap(b"img", b"x" * 32), ENVELOPE + b"short"):
+    data, version = unwrap(wrap(b"img", key, "v2"), key)
+    assert (bytes(data), version) == (b"img", "v2")
+    data, version = unwrap(wrap(b"img", None, None), None)
+    assert (bytes(data), version) == (b"img", None)
+    assert bytes(unwrap(b"img", None)[0]) == b"img"  # no key: a plain image is served as the default version
+    for item in (b"img", wrap(b"img", b"x" * 32, "v1"), ENVELOPE + b"v1\nshort"):
         with pytest.raises(Forbidden, match="router"):
             unwrap(item, key)
+    with pytest.raises(BadRequest, match="envelope"):
+        unwrap(ENVELOPE + b"v" * 100, None)
 
 
 def _request(inputs: list[dict]) -> InferenceRequest:
@@ -193,24 +198,24 @@ def _request(inputs: list[dict]) -> InferenceRequest:
 
 
 def test_batch_inputs_checks_names_types_and_shapes():
-    items, versions = batch_inputs(_request([{"name": "images", "datatype": "BYTES", "shape": [2],
-                                              "data": ["aGk=", "aGk="]},
-                                             {"name": "version", "datatype": "BYTES", "shape": [2],
-                                              "data": ["v1", ""]}]))
-    assert items == [b"hi", b"hi"] and versions == ["v1", None]
-    frames, _ = batch_inputs(_request([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 3],
-                                        "data": list(range(12))}]))
+    items = batch_inputs(_request([{"name": "images", "datatype": "BYTES", "shape": [2], "data": ["aGk=", "aGk="]}]))
+    assert items == [b"hi", b"hi"]
+    nested = batch_inputs(_request([{"name": "images", "datatype": "BYTES", "shape": [2, 1],
+                                     "data": [["aGk="], ["aGk="]]}]))
+    assert nested == [b"hi", b"hi"]
+    frames = batch_inputs(_request([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 3],
+                                     "data": list(range(12))}]))
     assert frames.shape == (1, 2, 2, 3)
     for inputs, message in [
         ([{"name": "img", "datatype": "BYTES", "shape": [1], "data": ["aGk="]}], "inputs"),
+        ([{"name": "images", "datatype": "BYTES", "shape": [1], "data": ["aGk="]},
+          {"name": "version", "datatype": "BYTES", "shape": [1], "data": ["v1"]}], "one input"),
         ([{"name": "images", "datatype": "FP32", "shape": [1], "data": [1.0]}], "datatype"),
         ([{"name": "images", "datatype": "BYTES", "shape": [2], "data": ["aGk="]}], "promises 2"),
         ([{"name": "images", "datatype": "BYTES", "shape": [1], "data": ["not base64!"]}], "base64"),
         ([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 4], "data": list(range(16))}], "B, H, W, 3"),
         ([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 3], "data": list(range(11))}], "needs 12"),
         ([{"name": "images", "datatype": "UINT8", "shape": [1, 1, 1, 3], "data": [1, 2, 300]}], "0-255"),
-        ([{"name": "images", "datatype": "BYTES", "shape": [1], "data": ["aGk="]},
-          {"name": "version", "datatype": "BYTES", "shape": [2], "data": ["a", "b"]}], "2 versions for 1"),
     ]:
         with pytest.raises(BadRequest, match=message):
             batch_inputs(_request(inputs))

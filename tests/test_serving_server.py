@@ -239,6 +239,29 @@ def test_concurrent_requests_are_batched_and_answered_right(setup):
         assert_same_boxes(doc, expected(setup["models"]["v1"], image))
 
 
+def test_router_and_direct_batch_clients_share_batches(setup):
+    """Router requests and direct calls of the (open) detector model land in the same adaptive
+    batches; each gets its own image's answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [_png(value=140 + 10 * i) for i in range(8)]
+
+    def call(i: int):
+        if i % 2:
+            status, _, doc = rest(setup, "open-detector", infer_json(images[i], name="images"))
+            out = outputs(doc)
+            n = out["num_detections"]["data"][0]
+            return status, np.asarray(out["boxes"]["data"], np.float32).reshape(-1, 4)[:n]
+        status, _, doc = rest(setup, "open", infer_json(images[i]))
+        return status, boxes_of(doc)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(call, range(8)))
+    for image, (status, xyxy) in zip(images, answers):
+        assert status == 200
+        np.testing.assert_array_equal(xyxy, expected(setup["models"]["v1"], image).xyxy)
+
+
 # -- bad requests: 4xx, and the server keeps serving ----------------------------------------------
 
 @pytest.mark.parametrize("case", ["corrupt_jpeg", "fp32", "two_images", "four_channels", "hundred_megapixels",

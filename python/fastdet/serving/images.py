@@ -5,9 +5,12 @@ pixels equal ``Detector.detect`` on the same file) or a raw frame as an NPY arra
 (numpy's own format, read without pickle and without a copy). Its size is checked from the header
 before anything is decoded, so a small file claiming 100 megapixels costs nothing.
 
-Between the router and the detector model an item travels in an envelope: ``ENVELOPE`` + the
-server's internal key + the image. A detector model configured with that key serves only items
-carrying it, so its endpoint cannot be used to get around the router's policy.
+Between the router and the detector model an item travels in an envelope: ``ENVELOPE``, the
+registry version it asks for, the server's internal key (with a policy), the image. The version
+rides with its image because MLServer's batcher keeps nothing else per request apart (a second
+input would break the split as soon as one request in a batch lacked it). A detector model
+configured with the key serves only items carrying it, so its endpoint cannot be used to get
+around the router's policy.
 """
 
 from __future__ import annotations
@@ -24,24 +27,36 @@ from .errors import BadRequest, Forbidden, TooLarge
 
 NPY_MAGIC = b"\x93NUMPY"
 ENVELOPE = b"FDET1\n"
+MAX_VERSION = 64
 ROUTER_ONLY = "this detector model serves requests through the fastdet router only; send them to the router"
 
 
-def wrap(payload: bytes, key: bytes) -> bytes:
-    """The router's envelope around one item."""
-    return b"".join((ENVELOPE, key, payload))
+def wrap(payload: bytes, key: bytes | None, version: str | None) -> bytes:
+    """The router's envelope around one item: ``ENVELOPE``, the version asked for and a newline,
+    the internal key (when the server has one), the image."""
+    return b"".join((ENVELOPE, (version or "").encode(), b"\n", key or b"", payload))
 
 
-def unwrap(item: bytes, key: bytes | None) -> memoryview:
-    """The image inside ``item``: as it is when no key is configured, else only from an envelope
-    carrying ``key`` (compared in constant time)."""
+def unwrap(item: bytes, key: bytes | None) -> tuple[memoryview, str | None]:
+    """(image, version asked for) of an item. Without an internal key, an item that is not in an
+    envelope is an image for the default version; with one, only an envelope carrying the key
+    (compared in constant time) is served."""
     view = memoryview(item)
-    if key is None:
-        return view
-    n = len(ENVELOPE) + len(key)
-    if len(item) < n or view[: len(ENVELOPE)] != ENVELOPE or not hmac.compare_digest(bytes(view[len(ENVELOPE):n]), key):
-        raise Forbidden(ROUTER_ONLY)
-    return view[n:]
+    if bytes(view[: len(ENVELOPE)]) != ENVELOPE:
+        if key is not None:
+            raise Forbidden(ROUTER_ONLY)
+        return view, None
+    rest = view[len(ENVELOPE):]
+    end = bytes(rest[:MAX_VERSION + 1]).find(b"\n")
+    if end < 0:
+        raise BadRequest("image: a malformed fastdet envelope (no version line)")
+    version = bytes(rest[:end]).decode("utf-8", "replace") or None
+    rest = rest[end + 1:]
+    if key is not None:
+        if len(rest) < len(key) or not hmac.compare_digest(bytes(rest[: len(key)]), key):
+            raise Forbidden(ROUTER_ONLY)
+        rest = rest[len(key):]
+    return rest, version
 
 
 def npy_array(data: bytes | memoryview) -> np.ndarray:

@@ -31,7 +31,7 @@ from mlserver.types import InferenceRequest, InferenceResponse, Parameters
 from . import decisions, metrics
 from .detectors import ChampionPointer
 from .errors import BadRequest, Forbidden, RateLimited, ServingError, TooLarge, Unauthenticated, error_for
-from .images import check_frame, check_pixels, item_size, wrap
+from .images import check_frame, check_pixels, item_size, unwrap, wrap
 from .keys import key_from_headers, match
 from .options import RouterOptions, parameter, read_internal_key, text_parameter
 from .policy import ANONYMOUS, Client, Policy, PolicyError, PolicyFile
@@ -193,8 +193,8 @@ class FastdetRouter(MLModel):
             pinned = text_parameter(params, "version")
             champion = self._champion.version() if self._champion is not None else None
             route = decide(self.name, rules, client, champion, pinned=pinned, key=key)
-            envelope = wrap(item, self._key) if self._key is not None else item
-            answer = await self._upstream.detect(envelope, route.version)
+            envelope = wrap(item, self._key, route.version)
+            answer = await self._upstream.detect(envelope)
             if answer.status != 200:
                 # The image's own problems reach the client; anything else is the server's.
                 raise error_for(answer.status if answer.status in (400, 413) else 502,
@@ -242,11 +242,13 @@ class FastdetRouter(MLModel):
 
     # -- shadow ------------------------------------------------------------------------------------
 
-    def _start_shadow(self, item: bytes, version: str, champion: Answer, client: str | None, key: str | None) -> None:
+    def _start_shadow(self, envelope: bytes, version: str, champion: Answer, client: str | None,
+                      key: str | None) -> None:
         m = metrics.get()["shadow"]
         if len(self._shadows) >= self._options.shadow_max_in_flight:
             m.labels(self.name, "skipped").inc()
             return
+        item = wrap(unwrap(envelope, self._key)[0].tobytes(), self._key, version)
         task = asyncio.get_running_loop().create_task(self._shadow(item, version, champion, client, key))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
@@ -257,7 +259,7 @@ class FastdetRouter(MLModel):
         m = metrics.get()
         t0 = time.perf_counter()
         try:
-            other = await self._upstream.detect(item, version)
+            other = await self._upstream.detect(item)
             if other.status != 200:
                 raise RuntimeError(f"status {other.status}: {other.message}")
             agreement = await asyncio.to_thread(_agreement, champion, other)

@@ -54,38 +54,38 @@ class FastdetRuntime(MLModel):
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
-        items, versions = batch_inputs(payload)
-        results = await asyncio.to_thread(self._answer, items, versions)
+        items = batch_inputs(payload)
+        results = await asyncio.to_thread(self._answer, items)
         return InferenceResponse(model_name=self.name, model_version=self.version,
                                  outputs=batch_outputs(results, self._options.max_det))
 
     # -- the work, in a thread (the event loop keeps taking requests meanwhile) -------------------
 
-    def _frame(self, item: Any) -> np.ndarray:
-        """One item as a BGR frame for the Detector."""
+    def _frame(self, item: Any) -> tuple[str | None, np.ndarray]:
+        """(version asked for, BGR frame for the Detector) of one item."""
+        rgb_frames = self._options.channels == "rgb"
         if isinstance(item, np.ndarray):
+            if self._key is not None:  # raw frames carry no envelope: only the router's items pass
+                raise Forbidden(ROUTER_ONLY)
             check_frame(item, self._options.max_pixels)
-            frame, rgb = item, self._options.channels == "rgb"
-        else:
-            decoded = decode_item(unwrap(item, self._key), self._options.max_pixels, self._options.channels == "rgb")
-            frame, rgb = decoded.pixels, decoded.rgb
-        return np.ascontiguousarray(frame[:, :, ::-1]) if rgb else frame
+            return None, (np.ascontiguousarray(item[:, :, ::-1]) if rgb_frames else item)
+        data, version = unwrap(item, self._key)
+        decoded = decode_item(data, self._options.max_pixels, rgb_frames)
+        frame = np.ascontiguousarray(decoded.pixels[:, :, ::-1]) if decoded.rgb else decoded.pixels
+        return version, frame
 
-    def _answer(self, items: Any, versions: list[str | None]) -> list[ItemResult]:
+    def _answer(self, items: Any) -> list[ItemResult]:
         t0 = time.perf_counter()
-        if isinstance(items, np.ndarray) and self._key is not None:
-            # Raw frames carry no envelope: with an internal key only the router's BYTES items pass.
-            items = [None] * len(items)
         results: list[ItemResult | None] = [None] * len(items)
         groups: dict[str, list[tuple[int, np.ndarray]]] = defaultdict(list)
         detectors = {}
-        for i, (item, asked) in enumerate(zip(items, versions)):
+        for i, item in enumerate(items):
+            asked = None
             try:
-                if item is None:
-                    raise Forbidden(ROUTER_ONLY)
+                asked, frame = self._frame(item)
                 version, det = self._detectors.get(asked)
                 detectors[version] = det
-                groups[version].append((i, self._frame(item)))
+                groups[version].append((i, frame))
             except ServingError as e:
                 results[i] = ItemResult(e.status_code, asked, message=str(e))
         decode_s = time.perf_counter() - t0

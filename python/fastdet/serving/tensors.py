@@ -3,8 +3,8 @@
 Detector model (batch-major, what MLServer's adaptive batching joins and splits along axis 0):
 
     in   images          BYTES [B] (encoded images or NPY frames; base64 text over REST)
-                         or UINT8 [B, H, W, 3]
-         version         BYTES [B], optional: the registry version that answers each image
+                         or UINT8 [B, H, W, 3]; the one input (the router's items also carry the
+                         version that answers them: ``fastdet.serving.images``)
     out  boxes           FP32  [B, max_det, 4]  xyxy in image pixels, zero rows after num_detections
          scores          FP32  [B, max_det]
          class_ids       INT32 [B, max_det]     -1 after num_detections
@@ -31,7 +31,6 @@ from mlserver.types import InferenceRequest, RequestInput, ResponseOutput
 from .errors import BadRequest
 
 BATCH_INPUT = "images"
-VERSION_INPUT = "version"
 ROUTER_INPUT = "image"
 BATCH_OUTPUTS = ("boxes", "scores", "class_ids", "num_detections", "status", "detections")
 
@@ -91,37 +90,23 @@ def _inputs_by_name(request: InferenceRequest, allowed: Sequence[str], required:
     names = [i.name for i in request.inputs]
     unknown = [n for n in names if n not in allowed]
     if unknown or required not in names or len(set(names)) != len(names):
-        raise BadRequest(f"inputs: expected {' and optionally '.join(repr(a) for a in allowed)} "
-                         f"(one input named {required!r} with the images), got {names}")
+        raise BadRequest(f"inputs: expected one input named {required!r} with the images, got {names}")
     return {i.name: i for i in request.inputs}
 
 
-def batch_inputs(request: InferenceRequest) -> tuple[list[bytes] | np.ndarray, list[str | None]]:
-    """The images of a (possibly merged) detector request, as BYTES items or a uint8[B, H, W, 3]
-    array, and the version each image asks for (None: the default)."""
-    inputs = _inputs_by_name(request, (BATCH_INPUT, VERSION_INPUT), BATCH_INPUT)
+def batch_inputs(request: InferenceRequest) -> list[bytes] | np.ndarray:
+    """The images of a (possibly merged) detector request: BYTES items, or a uint8[B, H, W, 3] array."""
+    inputs = _inputs_by_name(request, (BATCH_INPUT,), BATCH_INPUT)
     images = inputs[BATCH_INPUT]
     if images.datatype == "BYTES":
-        items: list[bytes] | np.ndarray = bytes_items(images, BATCH_INPUT)
-    elif images.datatype == "UINT8":
-        items = uint8_array(images, BATCH_INPUT)
-        if items.ndim != 4 or items.shape[3] != 3:
-            raise BadRequest(f"{BATCH_INPUT}: a UINT8 tensor of frames has shape [B, H, W, 3], got {list(items.shape)}")
-    else:
-        raise BadRequest(f"{BATCH_INPUT}: expected datatype BYTES (encoded images) or UINT8 (frames), "
-                         f"got {images.datatype}")
-    n = len(items)
-    versions: list[str | None] = [None] * n
-    if VERSION_INPUT in inputs:
-        v = inputs[VERSION_INPUT]
-        if v.datatype != "BYTES":
-            raise BadRequest(f"{VERSION_INPUT}: expected BYTES (one version name per image), got {v.datatype}")
-        raw = _flat(_data(v))
-        if len(raw) != n:
-            raise BadRequest(f"{VERSION_INPUT}: {len(raw)} versions for {n} images")
-        versions = [(x.decode("utf-8", "replace") if isinstance(x, (bytes, bytearray)) else str(x)) or None
-                    for x in raw]
-    return items, versions
+        return bytes_items(images, BATCH_INPUT)
+    if images.datatype == "UINT8":
+        frames = uint8_array(images, BATCH_INPUT)
+        if frames.ndim != 4 or frames.shape[3] != 3:
+            raise BadRequest(f"{BATCH_INPUT}: a UINT8 tensor of frames has shape [B, H, W, 3], got {list(frames.shape)}")
+        return frames
+    raise BadRequest(f"{BATCH_INPUT}: expected datatype BYTES (encoded images) or UINT8 (frames), "
+                     f"got {images.datatype}")
 
 
 def router_input(request: InferenceRequest) -> bytes | np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import Unavailable, UpstreamError
-from .tensors import BATCH_INPUT, VERSION_INPUT
+from .tensors import BATCH_INPUT
 
 #: gRPC message limit both ways: a 4K raw frame as NPY is 25 MB.
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -61,16 +61,13 @@ class Upstream:
             self._loop = loop
         return self._stub
 
-    async def detect(self, item: bytes, version: str | None) -> Answer:
-        """One image (an enveloped BYTES item) through the detector model, as ``version``."""
+    async def detect(self, item: bytes) -> Answer:
+        """One image (an enveloped BYTES item, which names its version) through the detector model."""
         import grpc
         from mlserver.grpc import dataplane_pb2 as pb
 
         inputs = [pb.ModelInferRequest.InferInputTensor(
             name=BATCH_INPUT, datatype="BYTES", shape=[1], contents=pb.InferTensorContents(bytes_contents=[item]))]
-        inputs.append(pb.ModelInferRequest.InferInputTensor(
-            name=VERSION_INPUT, datatype="BYTES", shape=[1],
-            contents=pb.InferTensorContents(bytes_contents=[(version or "").encode()])))
         request = pb.ModelInferRequest(model_name=self.model, inputs=inputs)
         try:
             reply = await self._connect().ModelInfer(request, timeout=self.timeout_s, metadata=self.metadata)
