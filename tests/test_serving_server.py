@@ -108,8 +108,15 @@ def setup(tmp_path_factory):
     http_port, grpc_port, metrics_port = free_ports(3)
     common = dict(http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port, workers=1, batch_size=4,
                   batch_time_ms=5.0, detector={"conf": CONF, "threads": 1}, decision_log=root / "decisions.jsonl")
+    from fastdet.quality.drift_profile import build_profile
+
+    rng = np.random.default_rng(1)
+    profile = build_profile(fastdet.Detector(models["v1"], conf=CONF),
+                            (np.clip(rng.normal(200, 20, (48, 80, 3)), 0, 255).astype(np.uint8) for _ in range(40)))
+    profile.save(root / "profile.json")
     run_dir = root / "run"
-    files = build(ServeConfig(name="open", model=models["v1"], **common), run_dir)
+    open_common = {**common, "detector": {**common["detector"], "drift_profile": str(root / "profile.json")}}
+    files = build(ServeConfig(name="open", model=models["v1"], **open_common), run_dir)
     for line in ("line", "shadow"):
         files.update(build(ServeConfig(name=line, registry=line, registry_root=registry.root,
                                        policy=root / "policy.toml", **common), run_dir))
@@ -465,6 +472,8 @@ def test_metrics_by_client_route_status_and_stage(setup):
     assert _metric(setup, "fastdet_detections_per_image_count", model="open-detector") >= 1
     assert _metric(setup, "fastdet_confidence_count", model="open-detector") >= 1
     assert _metric(setup, "fastdet_images_total", model="open-detector", status="400") >= 1
+    # The drift monitor of the open model watches every frame it answers.
+    assert _metric(setup, "fastdet_monitor_frames_total", monitor="open-detector") >= 1
 
 
 def test_inference_runs_in_the_worker_pool(setup):
