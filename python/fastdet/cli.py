@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "profile": "fastdet.quality.profile_cli",
     "registry": "fastdet.quality.registry_cli",
     "promote": "fastdet.quality.promote_cli",
+    "serve": "fastdet.serving.serve_cli",
 }
 
 

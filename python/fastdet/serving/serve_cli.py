@@ -1,0 +1,174 @@
+"""``fastdet serve MODEL_OR_DIR``: a model (or a registry model line) on MLServer, REST and gRPC."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HELP = "serve a model on MLServer (V2 inference protocol over REST and gRPC), with a policy file's rules"
+
+#: MLServer 1.7 supports Python 3.9-3.12.
+MAX_PYTHON = (3, 13)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", metavar="MODEL_OR_DIR",
+                   help="an ONNX file or OpenVINO export folder, a registry model line's name, or a folder "
+                        "already holding MLServer settings (settings.json)")
+    p.add_argument("--name", help="the model's name in the URLs (default: the line's name or the file's stem)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8080, help="REST port (default 8080)")
+    p.add_argument("--grpc-port", type=int, default=8081, help="gRPC port (default 8081)")
+    p.add_argument("--metrics-port", type=int, default=8082, help="Prometheus /metrics port (default 8082)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="MLServer inference worker processes (0: inference in the server process)")
+    p.add_argument("--batch-size", type=int, default=8, help="adaptive batching: most images per call (1: off)")
+    p.add_argument("--batch-time-ms", type=float, default=5.0,
+                   help="adaptive batching: longest wait for a batch to fill, in ms (0: off)")
+    p.add_argument("--registry", metavar="ROOT", help="registry folder (default $FASTDET_REGISTRY)")
+    p.add_argument("--policy", metavar="FILE", help="the policy file (TOML): clients, keys, limits, routing")
+    p.add_argument("--backend", default="auto", help="as fastdet detect (default auto)")
+    p.add_argument("--conf", type=float, help="score threshold (default 0.25)")
+    p.add_argument("--iou", type=float, help="NMS IoU threshold (default 0.7)")
+    p.add_argument("--max-det", type=int, help="boxes per image (default 300)")
+    p.add_argument("--classes", help="comma-separated class names or ids the model returns")
+    p.add_argument("--threads", type=int, help="CPU threads per worker (default: the CPUs shared among workers)")
+    p.add_argument("--max-pixels", type=int, help="largest image accepted, in pixels (default 40 million)")
+    p.add_argument("--decision-log", metavar="FILE", help="append the router's decision lines here (default: stdout)")
+    p.add_argument("--dir", metavar="RUN_DIR", help="write the settings here and keep them (default: a temporary "
+                                                    "folder, removed at exit)")
+    p.add_argument("--dry-run", action="store_true", help="print the settings it would use, start nothing")
+    p.add_argument("--new-key", action="store_true", help="print a new API key and the hash a policy file stores")
+
+
+def _classes(text: str | None) -> list[int | str] | None:
+    if not text:
+        return None
+    return [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",") if c.strip()]
+
+
+def _config(args: argparse.Namespace) -> object:
+    from ..errors import InputError
+    from .settings_files import ServeConfig, model_name
+
+    if not args.model:
+        raise InputError("serve: name a model file, a registry model line or a settings folder")
+    path = Path(args.model).expanduser()
+    workers = max(0, args.workers)
+    threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    detector = {"backend": args.backend, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
+                "classes": _classes(args.classes), "threads": threads}
+    common = dict(host=args.host, http_port=args.port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
+                  workers=workers, batch_size=max(1, args.batch_size), batch_time_ms=args.batch_time_ms,
+                  detector=detector, policy=Path(args.policy).resolve() if args.policy else None,
+                  max_pixels=args.max_pixels,
+                  decision_log=Path(args.decision_log).resolve() if args.decision_log else None)
+    if path.exists():
+        from ..model import check_model_path
+
+        resolved = check_model_path(path).resolve()
+        return ServeConfig(name=args.name or model_name(path.stem), model=resolved, **common)
+    from ..quality.registry import Registry
+
+    registry = Registry(args.registry)
+    if registry.champion(args.model) is None:
+        raise InputError(f"serve: {args.model!r} is neither a model file nor a model line of the registry at "
+                         f"{registry.root} (fastdet registry list shows them)")
+    return ServeConfig(name=args.name or args.model, registry=args.model, registry_root=registry.root.resolve(),
+                       **common)
+
+
+def _check_ports(host: str, ports: list[int]) -> None:
+    from ..errors import InputError
+
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host if host not in ("", "0.0.0.0") else "0.0.0.0", port))
+            except OSError:
+                raise InputError(f"serve: port {port} on {host} is in use; choose others with --port, --grpc-port, "
+                                 f"--metrics-port") from None
+
+
+def mlserver_command(folder: Path) -> list[str]:
+    """``mlserver start FOLDER`` with this interpreter (the venv fastdet runs in)."""
+    return [sys.executable, "-c", "import sys; from mlserver.cli import main; sys.argv[0] = 'mlserver'; main()",
+            "start", str(folder)]
+
+
+def check_mlserver() -> None:
+    """MLServer importable here, or an ImportError saying what to install."""
+    if sys.version_info >= MAX_PYTHON:
+        raise ImportError(f"fastdet serve runs on MLServer, which supports Python 3.9-3.12; this is Python "
+                          f"{sys.version_info.major}.{sys.version_info.minor}")
+    import importlib.util
+
+    if importlib.util.find_spec("mlserver") is None:
+        raise ImportError("fastdet serve needs MLServer: pip install 'fastdet[serve]'")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.new_key:
+        from .keys import key_sha256, new_key
+
+        key = new_key()
+        print(f"key:        {key}\nkey_sha256: {key_sha256(key)}   (for the policy file; give the key to the client)")
+        return 0
+    folder = Path(args.model).expanduser() if args.model else None
+    if folder is not None and folder.is_dir() and (folder / "settings.json").is_file():
+        if args.dry_run:
+            files = {str(p.relative_to(folder)): json.loads(p.read_text())
+                     for p in sorted(folder.rglob("*settings.json"))}
+            print(json.dumps(files, indent=1))
+            return 0
+        check_mlserver()
+        return _start(folder.resolve(), None)
+    if args.policy:
+        from .policy import load
+
+        load(Path(args.policy))  # a bad policy is one line now, not a failed server later
+    config = _config(args)
+    from .settings_files import build, write
+
+    if args.dry_run:
+        run_dir = Path(args.dir).resolve() if args.dir else Path("<temporary folder>")
+        print(json.dumps(build(config, run_dir), indent=1))  # type: ignore[arg-type]
+        return 0
+    check_mlserver()
+    run_dir = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="fastdet-serve-"))
+    files = build(config, run_dir)  # type: ignore[arg-type]
+    _check_ports(args.host, [args.port, args.grpc_port, args.metrics_port])
+    write(files, run_dir, with_key=args.policy is not None)
+    print(f"fastdet serve: {config.name} on http://{args.host}:{args.port}/v2/models/{config.name}/infer "  # type: ignore[attr-defined]
+          f"(gRPC {args.host}:{args.grpc_port}, metrics :{args.metrics_port}/metrics); settings in {run_dir}",
+          file=sys.stderr, flush=True)
+    return _start(run_dir, None if args.dir else run_dir)
+
+
+def _start(folder: Path, remove: Path | None) -> int:
+    """Runs ``mlserver start`` until it exits; SIGINT/SIGTERM are passed on so it stops cleanly."""
+    proc = subprocess.Popen(mlserver_command(folder), cwd=folder)
+
+    def forward(signum: int, _frame: object) -> None:
+        proc.send_signal(signum)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return proc.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(30)
+        if remove is not None:
+            shutil.rmtree(remove, ignore_errors=True)

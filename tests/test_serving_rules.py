@@ -1,0 +1,229 @@
+"""The business rules on their own: API keys, the policy file, routing, token buckets shared
+between processes, image items and request tensors. The same rules against a real server are in
+test_serving_server.py."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mlserver")
+
+from mlserver.types import InferenceRequest  # noqa: E402
+
+from fastdet.serving import keys, policy, routing  # noqa: E402
+from fastdet.serving.errors import BadRequest, Forbidden, TooLarge  # noqa: E402
+from fastdet.serving.images import ENVELOPE, decode_item, item_size, npy_array, unwrap, wrap  # noqa: E402
+from fastdet.serving.rate_limit import SharedBuckets  # noqa: E402
+from fastdet.serving.tensors import batch_inputs, router_input  # noqa: E402
+
+
+def test_keys_are_stored_hashed_and_found_by_hash():
+    a, b = keys.new_key(), keys.new_key()
+    assert a != b and a.startswith(keys.PREFIX) and len(a) > 40
+    stored = [("alice", bytes.fromhex(keys.key_sha256(a))), ("bob", bytes.fromhex(keys.key_sha256(b)))]
+    assert keys.match(a, stored) == "alice" and keys.match(b, stored) == "bob"
+    assert keys.match(a[:-1], stored) is None and keys.match("", stored) is None
+    with pytest.raises(ValueError, match="64 lowercase hex"):
+        keys.check_hash(a, "clients.x.key_sha256")  # the key itself, not its hash
+
+
+def test_key_from_headers():
+    assert keys.key_from_headers({"Authorization": "Bearer k1"}) == "k1"
+    assert keys.key_from_headers({"authorization": "bearer  k2 "}) == "k2"
+    assert keys.key_from_headers({"x-api-key": "k3"}) == "k3"
+    assert keys.key_from_headers({"content-type": "application/json"}) is None
+    assert keys.key_from_headers(None) is None
+    with pytest.raises(ValueError, match="Bearer"):
+        keys.key_from_headers({"authorization": "Basic dXNlcjpwdw=="})
+
+
+def _policy(text: str, tmp_path: Path) -> policy.Policy:
+    path = tmp_path / "policy.toml"
+    path.write_text(textwrap.dedent(text))
+    return policy.load(path)
+
+
+HASH = "0" * 64
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[clients.a]\nmodels = ['m']\n", "key_sha256 is missing"),
+    ("[clients.a]\nkey_sha256 = 'abc'\n", "64 lowercase hex"),
+    (f"[clients.a]\nkey_sha256 = '{HASH}'\nrate = -1\n", "clients.a.rate"),
+    (f"[clients.a]\nkey_sha256 = '{HASH}'\nburst = 3\n", "burst needs a rate"),
+    (f"[clients.a]\nkey_sha256 = '{HASH}'\nmodel = ['m']\n", "unknown entries \\['model'\\]"),
+    (f"[clients.a]\nkey_sha256 = '{HASH}'\n[clients.b]\nkey_sha256 = '{HASH}'\n", "share one key_sha256"),
+    ("[routing.m]\nchallenger_share = 0.5\n", "need a challenger"),
+    ("[routing.m]\nchallenger = 'v2'\nchallenger_share = 1.5\n", "share from 0.0 to 1.0"),
+    ("[routing.m]\nchallenger = 'v2'\nchallenger_clients = ['ghost']\n", "not clients"),
+    ("[clients\n", "not valid TOML"),
+])
+def test_bad_policies_name_the_entry(tmp_path, text, message):
+    with pytest.raises(policy.PolicyError, match=message):
+        _policy(text, tmp_path)
+
+
+def test_policy_file_reloads_on_change_and_keeps_the_last_good_one(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text(f"[clients.a]\nkey_sha256 = '{HASH}'\nmodels = ['m']\n")
+    pf = policy.PolicyFile(path)
+    assert list(pf.current().clients) == ["a"]
+    path.write_text(f"[clients.b]\nkey_sha256 = '{HASH}'\nmodels = ['m']\n")
+    assert list(pf.current().clients) == ["b"]
+    path.write_text("[clients.c]\n")  # broken: no key
+    assert list(pf.current().clients) == ["b"]
+
+
+def test_client_permissions():
+    c = policy.Client("c", models=("m1", "m2:v2"))
+    assert c.allows("m1") and c.allows("m1", "v9") and c.allows("m2", "v2")
+    assert not c.allows("m2", "v1") and not c.allows("m3")
+    assert policy.Client("all", models=("*",)).allows("anything", "v1")
+
+
+def test_routing_shares_are_deterministic_per_key_and_near_the_share():
+    rules = policy.Routing(challenger="v2", challenger_share=0.25, key="camera")
+    client = policy.Client("c", models=("m",))
+    picks = [routing.decide("m", rules, client, "v1", key=f"cam-{i}").version for i in range(4000)]
+    share = picks.count("v2") / len(picks)
+    assert abs(share - 0.25) < 0.03  # 4000 keys: the binomial sd is 0.007
+    again = [routing.decide("m", rules, client, "v1", key=f"cam-{i}").version for i in range(4000)]
+    assert again == picks
+
+
+def test_routing_rules_in_order_and_permissions():
+    rules = policy.Routing(challenger="v2", challenger_share=1.0, challenger_clients=("lab",), shadow_share=0.5)
+    lab = policy.Client("lab", models=("m",))
+    assert routing.decide("m", rules, lab, "v1").rule == "challenger_clients"
+    assert routing.decide("m", rules, policy.Client("x", models=("m",)), "v1").rule == "challenger_share"
+    only_v1 = policy.Client("old", models=("m:v1",))
+    r = routing.decide("m", rules, only_v1, "v1", draw=0.0)
+    assert (r.version, r.route, r.shadow) == ("v1", "champion", "v2")  # shadow runs, its answer is never returned
+    assert routing.decide("m", rules, only_v1, "v1", draw=0.9).shadow is None
+    assert routing.decide("m", rules, only_v1, "v1", pinned="v1").route == "pinned"
+    with pytest.raises(Forbidden):
+        routing.decide("m", rules, only_v1, "v1", pinned="v2")
+    with pytest.raises(Forbidden):
+        routing.decide("other", rules, only_v1, "v1")
+
+
+def _take_many(folder: str, n: int, out: "multiprocessing.Queue[int]") -> None:
+    buckets = SharedBuckets(Path(folder), ["a", "b"])
+    out.put(sum(buckets.take("a", rate=1e-6, burst=25) == 0.0 for _ in range(n)))
+
+
+def test_token_bucket_is_shared_by_processes(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_take_many, args=(str(tmp_path / "rate"), 20, out)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    granted = sum(out.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert granted == 25  # 60 tries, a burst of 25, no refill worth a token
+    b = SharedBuckets(tmp_path / "rate", ["a", "b"])
+    assert b.take("b", rate=1e-6, burst=1) == 0.0  # another client's bucket is untouched
+    assert b.take("a", rate=1e-6, burst=25) > 1000  # spent: a token in 1e6 seconds
+
+
+def test_token_bucket_refills_at_its_rate(tmp_path):
+    b = SharedBuckets(tmp_path, ["a"])
+    assert [b.take("a", 10.0, 2, now=100.0) for _ in range(3)][:2] == [0.0, 0.0]
+    assert b.take("a", 10.0, 2, now=100.0) == pytest.approx(0.1)
+    assert b.take("a", 10.0, 2, now=100.1) == 0.0  # one token back after 1/rate
+
+
+def _png(h: int, w: int, value: int = 255) -> bytes:
+    import cv2
+
+    return cv2.imencode(".png", np.full((h, w, 3), value, np.uint8))[1].tobytes()
+
+
+def test_items_sized_from_the_header_before_decoding():
+    import cv2
+
+    big = cv2.imencode(".png", np.zeros((10000, 10000), np.uint8))[1].tobytes()  # 100 megapixels, ~100 KB
+    assert item_size(big) == (10000, 10000)
+    with pytest.raises(TooLarge, match="100.0 megapixels"):
+        decode_item(big, 40_000_000)
+    frame = decode_item(_png(30, 40), 1_000_000)
+    assert frame.pixels.shape == (30, 40, 3)
+    with pytest.raises(BadRequest, match="cannot decode"):
+        decode_item(b"\xff\xd8\xff\xe0" + b"\x00garbage" * 20, 1_000_000)
+    with pytest.raises(BadRequest, match="empty"):
+        decode_item(b"", 1_000_000)
+
+
+def test_npy_frames_read_without_pickle_or_copy():
+    a = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    buf = io.BytesIO()
+    np.save(buf, a)
+    data = buf.getvalue()
+    assert np.array_equal(npy_array(data), a) and item_size(data) == (2, 3)
+    buf = io.BytesIO()
+    np.save(buf, a.astype(np.float32))
+    with pytest.raises(BadRequest, match="uint8"):
+        npy_array(buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(BadRequest):
+        npy_array(buf.getvalue())
+    with pytest.raises(BadRequest, match="promises"):
+        npy_array(data[:-1])
+
+
+def test_envelope_carries_the_version_and_lets_only_the_router_through():
+    key = b"k" * 32
+    data, version = unwrap(wrap(b"img", key, "v2"), key)
+    assert (bytes(data), version) == (b"img", "v2")
+    data, version = unwrap(wrap(b"img", None, None), None)
+    assert (bytes(data), version) == (b"img", None)
+    assert bytes(unwrap(b"img", None)[0]) == b"img"  # no key: a plain image is served as the default version
+    for item in (b"img", wrap(b"img", b"x" * 32, "v1"), ENVELOPE + b"v1\nshort"):
+        with pytest.raises(Forbidden, match="router"):
+            unwrap(item, key)
+    with pytest.raises(BadRequest, match="envelope"):
+        unwrap(ENVELOPE + b"v" * 100, None)
+
+
+def _request(inputs: list[dict]) -> InferenceRequest:
+    return InferenceRequest.model_validate({"inputs": inputs})
+
+
+def test_batch_inputs_checks_names_types_and_shapes():
+    items = batch_inputs(_request([{"name": "images", "datatype": "BYTES", "shape": [2], "data": ["aGk=", "aGk="]}]))
+    assert items == [b"hi", b"hi"]
+    nested = batch_inputs(_request([{"name": "images", "datatype": "BYTES", "shape": [2, 1],
+                                     "data": [["aGk="], ["aGk="]]}]))
+    assert nested == [b"hi", b"hi"]
+    frames = batch_inputs(_request([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 3],
+                                     "data": list(range(12))}]))
+    assert frames.shape == (1, 2, 2, 3)
+    for inputs, message in [
+        ([{"name": "img", "datatype": "BYTES", "shape": [1], "data": ["aGk="]}], "inputs"),
+        ([{"name": "images", "datatype": "BYTES", "shape": [1], "data": ["aGk="]},
+          {"name": "version", "datatype": "BYTES", "shape": [1], "data": ["v1"]}], "one input"),
+        ([{"name": "images", "datatype": "FP32", "shape": [1], "data": [1.0]}], "datatype"),
+        ([{"name": "images", "datatype": "BYTES", "shape": [2], "data": ["aGk="]}], "promises 2"),
+        ([{"name": "images", "datatype": "BYTES", "shape": [1], "data": ["not base64!"]}], "base64"),
+        ([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 4], "data": list(range(16))}], "B, H, W, 3"),
+        ([{"name": "images", "datatype": "UINT8", "shape": [1, 2, 2, 3], "data": list(range(11))}], "needs 12"),
+        ([{"name": "images", "datatype": "UINT8", "shape": [1, 1, 1, 3], "data": [1, 2, 300]}], "0-255"),
+    ]:
+        with pytest.raises(BadRequest, match=message):
+            batch_inputs(_request(inputs))
+
+
+def test_router_takes_one_image():
+    assert router_input(_request([{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["aGk="]}])) == b"hi"
+    frame = router_input(_request([{"name": "image", "datatype": "UINT8", "shape": [2, 2, 3], "data": [0] * 12}]))
+    assert frame.shape == (2, 2, 3)
+    with pytest.raises(BadRequest, match="one image per request"):
+        router_input(_request([{"name": "image", "datatype": "BYTES", "shape": [2], "data": ["aGk=", "aGk="]}]))
