@@ -114,21 +114,17 @@ def read_files(files: Sequence[str]) -> Any:
 
 
 def expand_sources(sources: Sequence[str]) -> list[str]:
-    """Image files named by ``sources``: files, folders (recursively) and glob patterns."""
-    import glob
-
-    from .detect_cli import IMAGE_SUFFIXES, image_files
+    """Image files named by ``sources``: files, folders (recursively) and glob patterns, in the
+    order ``fastdet detect`` reads them. Videos are not for Ray: a spec naming none of its images
+    is an InputError."""
+    from .io.images import expand, is_image
 
     files: list[str] = []
     for s in sources:
-        if any(ch in s for ch in "*?["):
-            matched = sorted(p for p in glob.glob(s, recursive=True)
-                             if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())
-            if not matched:
-                raise InputError(f"no images match {s!r}")
-            files.extend(matched)
-        else:
-            files.extend(str(p) for p in image_files([s]))
+        images = [str(p) for p in expand(s) if is_image(p)]
+        if not images:
+            raise InputError(f"no images in {s!r} (--ray reads image files; run videos without --ray)")
+        files.extend(images)
     return files
 
 

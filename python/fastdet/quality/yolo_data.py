@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io.images import IMAGE_SUFFIXES
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
 from .hashing import file_sha256
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def list_images(source: str | os.PathLike[str]) -> list[Path]:
