@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Callable
 
 from ..errors import InputError
 
@@ -85,22 +86,32 @@ def run(args: argparse.Namespace) -> int:
         require_matplotlib()  # fail before minutes of benchmarking, not after
     if args.clients:
         return run_clients(args)
-    report = runner.run(args.model, device=args.device, batches=runner.parse_batches(args.batch),
+    report = runner.run(args.model, device=args.device, batches=runner.parse_counts(args.batch),
                         frames=args.frames, iters=args.iters, warmup=args.warmup,
                         progress=not args.no_progress, backend=args.backend)
     print(runner.format_report(report))
+    return _write_and_gate(args, report, _plot_report, check_gate)
+
+
+def _plot_report(report: dict, path: str) -> None:
+    from .plot import plot_report  # matplotlib only when a plot is asked for
+
+    plot_report(report, path)
+
+
+def _write_and_gate(args: argparse.Namespace, report: dict, plot: Callable[[dict, str], None],
+                    gate: Callable[[dict, float | None, float | None], list[str]]) -> int:
+    """The report's JSON and plot when asked for, then the user's gate: the exit status."""
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
             f.write("\n")
         print(f"report written to {args.json}", file=sys.stderr)
     if args.plot:
-        from .plot import plot_report
-
-        plot_report(report, args.plot)
+        plot(report, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
     if args.min_fps is not None or args.max_p99_ms is not None:
-        misses = check_gate(report, args.min_fps, args.max_p99_ms)
+        misses = gate(report, args.min_fps, args.max_p99_ms)
         for line in misses:
             print(f"gate missed: {line}", file=sys.stderr)
         if misses:
@@ -119,23 +130,8 @@ def run_clients(args: argparse.Namespace) -> int:
         check_device(args.device)
     if args.requests < 0:
         raise InputError(f"--requests: expected a positive count, got {args.requests}")
-    report = clients.run(args.model, clients=clients.parse_counts(args.clients), modes=clients.parse_modes(args.modes),
+    report = clients.run(args.model, clients=clients.parse_clients(args.clients), modes=clients.parse_modes(args.modes),
                          frames=args.frames, requests=args.requests, rounds=args.rounds, warmup=min(args.warmup, 2),
                          progress=not args.no_progress, device=args.device, backend=args.backend)
     print(clients.format_report(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-            f.write("\n")
-        print(f"report written to {args.json}", file=sys.stderr)
-    if args.plot:
-        clients.plot(report, args.plot)
-        print(f"plot written to {args.plot}", file=sys.stderr)
-    if args.min_fps is not None or args.max_p99_ms is not None:
-        misses = clients.check_gate(report, args.min_fps, args.max_p99_ms)
-        for line in misses:
-            print(f"gate missed: {line}", file=sys.stderr)
-        if misses:
-            return 1
-        print("gate passed", file=sys.stderr)
-    return 0
+    return _write_and_gate(args, report, clients.plot, clients.check_gate)

@@ -26,15 +26,11 @@ from ..errors import InputError
 MODES = ("shared", "per-thread", "batching")
 
 
-def parse_counts(text: str, flag: str = "--clients") -> list[int]:
+def parse_clients(text: str) -> list[int]:
     """``"1,2,4,16"`` -> [1, 2, 4, 16]."""
-    try:
-        out = [int(c) for c in text.split(",") if c.strip()]
-    except ValueError:
-        raise InputError(f"{flag}: expected comma-separated counts such as 1,2,4,16, got {text!r}") from None
-    if not out or any(c < 1 for c in out):
-        raise InputError(f"{flag}: expected positive counts such as 1,2,4,16, got {text!r}")
-    return out
+    from .runner import parse_counts
+
+    return parse_counts(text, "--clients", "1,2,4,16")
 
 
 def parse_modes(text: str) -> list[str]:

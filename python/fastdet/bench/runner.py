@@ -15,14 +15,14 @@ import numpy as np
 from ..errors import InputError
 
 
-def parse_batches(text: str) -> list[int]:
-    """``"1,8"`` -> [1, 8]."""
+def parse_counts(text: str, flag: str = "--batch", example: str = "1,8") -> list[int]:
+    """``"1,8"`` -> [1, 8]: the positive counts of a comma-separated flag (batch sizes, clients)."""
     try:
-        out = [int(b) for b in text.split(",") if b.strip()]
+        out = [int(c) for c in text.split(",") if c.strip()]
     except ValueError:
-        raise ValueError(f"--batch: expected comma-separated sizes such as 1,8, got {text!r}") from None
-    if not out or any(b < 1 for b in out):
-        raise ValueError(f"--batch: expected positive sizes such as 1,8, got {text!r}")
+        raise InputError(f"{flag}: expected comma-separated counts such as {example}, got {text!r}") from None
+    if not out or any(c < 1 for c in out):
+        raise InputError(f"{flag}: expected positive counts such as {example}, got {text!r}")
     return out
 
 
