@@ -179,6 +179,27 @@ def test_npy_frames_read_without_pickle_or_copy():
         npy_array(data[:-1])
 
 
+def _npy_claiming(shape) -> bytes:
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {tuple(shape)}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+
+
+@pytest.mark.parametrize("shape", [(2 ** 62, 4, 3), (2 ** 63, 2 ** 63, 3), (2, 2), (1, 2, 2, 3)])
+def test_npy_headers_with_impossible_shapes_are_bad_requests(shape):
+    with pytest.raises(BadRequest):
+        npy_array(_npy_claiming(shape))
+    with pytest.raises(BadRequest):
+        decode_item(_npy_claiming(shape), 1_000_000)
+
+
+def test_uint8_shapes_are_counted_without_wrapping():
+    with pytest.raises(BadRequest, match="needs"):
+        router_input(_request([{"name": "image", "datatype": "UINT8", "shape": [2 ** 62, 4, 3], "data": []}]))
+    with pytest.raises(BadRequest, match="needs"):
+        batch_inputs(_request([{"name": "images", "datatype": "UINT8", "shape": [1, 2 ** 62, 4, 3], "data": []}]))
+
+
 def test_envelope_carries_the_version_and_lets_only_the_router_through():
     key = b"k" * 32
     data, version = unwrap(wrap(b"img", key, "v2"), key)

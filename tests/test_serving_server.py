@@ -231,6 +231,29 @@ def test_batched_detector_model_answers_each_image_on_its_own(setup):
     assert "cannot decode" in json.loads(out["detections"]["data"][1])["error"]
 
 
+def test_an_item_that_cannot_be_read_fails_only_itself(setup):
+    """An NPY header claiming a shape whose size overflows int64 is that item's 400, not the batch's."""
+    good = _png()
+    items = (good, _npy_claiming((HUGE, 4, 3)), _npy_claiming((2, 2)), good)
+    body = infer_json(name="images", data=[base64.b64encode(b).decode() for b in items])
+    status, _, doc = rest(setup, "open-detector", body)
+    assert status == 200, doc
+    assert outputs(doc)["status"]["data"] == [200, 400, 400, 200]
+
+
+def test_a_batching_detector_model_refuses_raw_frames(setup):
+    """The batcher merges requests with the first one's shape: frames of two sizes would be cut
+    wrong, so a batching detector model takes frames only as BYTES items (NPY or encoded)."""
+    frame = np.full((2, 6, 3), 250, np.uint8)
+    status, _, doc = rest(setup, "open-detector", infer_json(name="images", datatype="UINT8", shape=[1, 2, 6, 3],
+                                                             data=frame.ravel().tolist()))
+    assert status == 400 and "BYTES item" in doc["error"], doc
+    buf = __import__("io").BytesIO()
+    np.save(buf, frame)
+    status, _, doc = rest(setup, "open-detector", infer_json(buf.getvalue(), name="images"))
+    assert status == 200 and outputs(doc)["status"]["data"] == [200], doc
+
+
 def test_concurrent_requests_are_batched_and_answered_right(setup):
     """Many requests at once through the router: adaptive batching joins them in the detector
     model, and each answer is its own image's (brightness changes the scores)."""
@@ -270,8 +293,20 @@ def test_router_and_direct_batch_clients_share_batches(setup):
 
 # -- bad requests: 4xx, and the server keeps serving ----------------------------------------------
 
+def _npy_claiming(shape: tuple[int, ...]) -> bytes:
+    """An NPY item whose header claims ``shape`` and that carries no pixels."""
+    header = f"{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+
+
+HUGE = 2 ** 62  # H * W * 3 wraps around in int64
+
+
 @pytest.mark.parametrize("case", ["corrupt_jpeg", "fp32", "two_images", "four_channels", "hundred_megapixels",
-                                  "empty_image", "wrong_name", "not_base64", "empty_body", "not_json"])
+                                  "empty_image", "wrong_name", "not_base64", "empty_body", "not_json",
+                                  "npy_huge_shape", "uint8_huge_shape", "classes_nested_list", "classes_object",
+                                  "version_with_newline"])
 def test_bad_requests_are_4xx_and_the_server_keeps_serving(setup, case):
     big = cv2.imencode(".png", np.zeros((10000, 10000), np.uint8))[1].tobytes() if case == "hundred_megapixels" else b""
     bodies = {
@@ -285,9 +320,17 @@ def test_bad_requests_are_4xx_and_the_server_keeps_serving(setup, case):
         "not_base64": infer_json(data=["this is not base64!"]),
         "empty_body": b"",
         "not_json": b"{not json",
+        "npy_huge_shape": infer_json(_npy_claiming((HUGE, 4, 3))),
+        "uint8_huge_shape": infer_json(datatype="UINT8", shape=[HUGE, 4, 3], data=[]),
+        "classes_nested_list": infer_json(_png(), parameters={"classes": [["person"]]}),
+        "classes_object": infer_json(_png(), parameters={"classes": [{"a": 1}]}),
+        "version_with_newline": infer_json(_png(), parameters={"version": "v1\nx"}),
     }
     status, _, doc = rest(setup, "open", bodies[case])
     assert 400 <= status < 500, (status, doc)
+    if case in ("npy_huge_shape", "uint8_huge_shape", "classes_nested_list", "classes_object",
+                "version_with_newline"):
+        assert status == 400, doc
     assert doc and (doc.get("error") or doc.get("detail")), doc
     if case == "hundred_megapixels":
         assert status == 413 and "100.0 megapixels" in doc["error"]
@@ -325,6 +368,10 @@ def test_policy_outcomes_over_rest(setup):
     assert status == 403 and "'v2'" in doc["error"]
     status, _, doc = rest(setup, "line", infer_json(image, parameters={"classes": "person"}), KEYS["bob"])
     assert status == 403 and "person" in doc["error"]
+    status, _, doc = rest(setup, "line", infer_json(image, parameters={"version": "v1\nx"}), KEYS["alice"])
+    assert status == 400 and "version name" in doc["error"], doc
+    status, _, doc = rest(setup, "line", infer_json(image, parameters={"classes": [{"a": 1}]}), KEYS["alice"])
+    assert status == 400 and "classes" in doc["error"], doc
     status, _, doc = rest(setup, "line", infer_json(image), KEYS["small"])  # 80x48 > 1000 pixels
     assert status == 413, doc
     statuses = [rest(setup, "line", infer_json(image), KEYS["carol"])[0] for _ in range(5)]

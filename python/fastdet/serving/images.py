@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import io
+import math
 import warnings
 
 import numpy as np
@@ -73,7 +74,10 @@ def npy_array(data: bytes | memoryview) -> np.ndarray:
         raise BadRequest(f"image: a malformed NPY array ({e})") from None
     if dtype != np.uint8 or fortran:
         raise BadRequest(f"image: an NPY frame must be uint8 in C order, got {dtype}{' (Fortran order)' if fortran else ''}")
-    count = int(np.prod(shape)) if shape else 1
+    # Python ints: numpy's product wraps around in int64, and a header may claim any shape.
+    if len(shape) != 3 or not all(isinstance(s, int) and s >= 0 for s in shape):
+        raise BadRequest(f"image: an NPY frame has shape [H, W, 3], got {list(shape)}")
+    count = math.prod(shape)
     offset = buf.tell()
     if len(data) - offset != count:
         raise BadRequest(f"image: the NPY header promises {count} bytes of pixels, {len(data) - offset} came")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -43,6 +44,8 @@ from .upstream import Answer, Upstream
 log = logging.getLogger("fastdet.serving")
 
 _OPEN_CLIENT = Client(ANONYMOUS)
+#: The registry's rule for version names (``fastdet.quality.registry``); nothing else is a version.
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def _npy(frame: np.ndarray) -> bytes:
@@ -141,6 +144,9 @@ class FastdetRouter(MLModel):
             raise BadRequest(f"parameter 'classes': expected class names or ids, got {asked!r}")
         wanted: set[int | str] = set()
         for c in items:
+            if not isinstance(c, (str, int)) or isinstance(c, bool):
+                raise BadRequest(f"parameter 'classes': expected class names or ids, got an item of type "
+                                 f"{type(c).__name__}")
             c = c.strip() if isinstance(c, str) else c
             wanted.add(int(c) if isinstance(c, str) and c.isdigit() else c)
         if allowed is not None:
@@ -191,6 +197,9 @@ class FastdetRouter(MLModel):
                     headers = getattr(params, "headers", None) or {}
                     key = headers.get(rules.key.lower()) if isinstance(headers, dict) else None
             pinned = text_parameter(params, "version")
+            if pinned is not None and not VERSION_NAME.fullmatch(pinned):
+                raise BadRequest("parameter 'version': a version name is 1 to 64 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit")
             champion = self._champion.version() if self._champion is not None else None
             route = decide(self.name, rules, client, champion, pinned=pinned, key=key)
             envelope = wrap(item, self._key, route.version)

@@ -9,7 +9,9 @@ What the batcher cannot keep apart is a malformed *request* (a wrong tensor name
 shape): it is merged before ``predict`` sees it, and raising fails the whole batch, as MLServer
 does for any exception. Clients that are not trusted should reach this model through the router
 (``FastdetRouter``), which checks each request on its own before it is batched; with
-``internal_key_file`` set, this model serves nothing else.
+``internal_key_file`` set, this model serves nothing else. For the same reason a batching model
+(``max_batch_size`` > 1) refuses raw UINT8 frames: requests are merged with the first one's shape,
+so frames of different sizes would be cut wrong; frames travel as NPY items, one per image.
 """
 
 from __future__ import annotations
@@ -27,12 +29,17 @@ from mlserver.types import InferenceRequest, InferenceResponse
 from ..errors import InputError
 from . import metrics
 from .detectors import Detectors
-from .errors import Forbidden, ServingError
+from .errors import BadRequest, Forbidden, ServingError
 from .images import ROUTER_ONLY, check_frame, decode_item, unwrap
 from .options import DetectorOptions, read_internal_key
 from .tensors import ItemResult, batch_inputs, batch_outputs
 
 log = logging.getLogger("fastdet.serving")
+
+RAW_FRAMES_BATCHED = (
+    "images: this detector model batches requests (max_batch_size > 1), so it takes no UINT8 frames: MLServer "
+    "merges a batch with its first request's shape; send each frame as one BYTES item (an encoded image or an "
+    "NPY uint8[H, W, 3] array) of an 'images' tensor, or send it to the router")
 
 
 class FastdetRuntime(MLModel):
@@ -55,6 +62,10 @@ class FastdetRuntime(MLModel):
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
         items = batch_inputs(payload)
+        if isinstance(items, np.ndarray) and (self.settings.max_batch_size or 0) > 1:
+            # MLServer's batcher joins requests with the first one's shape and datatype, so frames of
+            # two sizes (or frames next to encoded images) cannot be told apart once merged.
+            raise BadRequest(RAW_FRAMES_BATCHED)
         results = await asyncio.to_thread(self._answer, items)
         return InferenceResponse(model_name=self.name, model_version=self.version,
                                  outputs=batch_outputs(results, self._options.max_det))
@@ -88,6 +99,9 @@ class FastdetRuntime(MLModel):
                 groups[version].append((i, frame))
             except ServingError as e:
                 results[i] = ItemResult(e.status_code, asked, message=str(e))
+            except Exception as e:  # noqa: BLE001 - one unreadable item must not fail the batch
+                log.warning("%s: item %d of a batch could not be read: %r", self.name, i, e)
+                results[i] = ItemResult(400, asked, message=f"image: cannot be read ({type(e).__name__})")
         decode_s = time.perf_counter() - t0
         for version, members in groups.items():
             self._detect(detectors[version], version, members, results, decode_s)

@@ -3,7 +3,8 @@
 Detector model (batch-major, what MLServer's adaptive batching joins and splits along axis 0):
 
     in   images          BYTES [B] (encoded images or NPY frames; base64 text over REST)
-                         or UINT8 [B, H, W, 3]; the one input (the router's items also carry the
+                         or UINT8 [B, H, W, 3] (only without adaptive batching: the batcher
+                         merges requests with the first one's shape); the one input (the router's items also carry the
                          version that answers them: ``fastdet.serving.images``)
     out  boxes           FP32  [B, max_det, 4]  xyxy in image pixels, zero rows after num_detections
          scores          FP32  [B, max_det]
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -81,8 +83,11 @@ def uint8_array(request_input: RequestInput, what: str) -> np.ndarray:
             a = np.asarray(data, dtype=np.uint8)
     except (OverflowError, ValueError, TypeError):
         raise BadRequest(f"{what}: UINT8 data must be whole numbers 0-255") from None
-    if any(s < 0 for s in shape) or a.size != int(np.prod(shape)):
-        raise BadRequest(f"{what}: shape {shape} needs {int(np.prod(shape))} values, {a.size} came")
+    if any(s < 0 for s in shape):
+        raise BadRequest(f"{what}: shape {shape} has a negative size")
+    count = math.prod(shape)  # Python ints: numpy's product wraps around in int64
+    if a.size != count:
+        raise BadRequest(f"{what}: shape {shape} needs {count} values, {a.size} came")
     return a.reshape(shape)
 
 
