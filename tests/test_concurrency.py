@@ -4,6 +4,8 @@ bounded)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -123,6 +125,58 @@ def test_slot_pool_is_bounded_and_first_come_first_served():
     b.join()
     c.join()
     assert order == ["b", "c", "a"] and pool.size == 1
+
+
+def test_slot_pool_interrupted_wait_loses_no_slot():
+    """Ctrl-C (any exception from a signal handler) while a caller waits for a slot: the slot
+    returned later is not handed to the caller that left."""
+    pool = SlotPool(_Slot, limit=1)
+    held = pool.lease(1)
+
+    def interrupt():
+        _until(lambda: len(pool._waiters) == 1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        pool.lease(1)
+    assert not pool._waiters
+    held.release()
+    done = []
+    t = threading.Thread(target=lambda: done.append(pool.lease(1)), daemon=True)
+    t.start()
+    t.join(10)
+    assert done, "the slot given back was lost to the interrupted caller"
+
+
+def test_slot_pool_wakes_waiters_when_making_a_slot_fails():
+    """Callers waiting for the pool's last slots are told when making them failed, and try
+    themselves, instead of waiting for a slot that will never exist."""
+    gate = threading.Event()
+    made = []
+
+    def make():
+        made.append(1)
+        gate.wait(10)
+        raise RuntimeError("no memory for the slot")
+
+    pool = SlotPool(make, limit=1)
+    outcomes: list[str] = []
+
+    def call():
+        try:
+            pool.lease(1)
+        except RuntimeError:
+            outcomes.append("error")
+
+    threads = [threading.Thread(target=call, daemon=True) for _ in range(3)]
+    for t in threads:
+        t.start()
+    _until(lambda: len(pool._waiters) == 2)
+    gate.set()
+    for t in threads:
+        t.join(10)
+    assert outcomes == ["error"] * 3 and len(made) == 3 and pool.size == 0
 
 
 def test_shared_detector_16_threads(model, expected, cpu_backend):

@@ -116,24 +116,52 @@ class SlotPool(Generic[S]):
             raise
 
     def _acquire(self) -> S:
-        with self._lock:
-            if self._free and not self._waiters:
-                return self._free.pop()
-            if self._made < self.limit:
-                self._made += 1
-                waiter = None
-            else:
-                waiter = _Waiter()
-                self._waiters.append(waiter)
-        if waiter is not None:
-            waiter.ready.acquire()
-            return waiter.slot  # type: ignore[no-any-return]
+        while True:
+            with self._lock:
+                if self._free and not self._waiters:
+                    return self._free.pop()
+                if self._made < self.limit:
+                    self._made += 1
+                    waiter = None
+                else:
+                    waiter = _Waiter()
+                    self._waiters.append(waiter)
+            if waiter is None:
+                return self._make_one()
+            try:
+                waiter.ready.acquire()
+            except BaseException:  # interrupted (Ctrl-C) while waiting: leave the queue, or pass
+                self._abandon(waiter)  # on the slot handed over meanwhile, so none is lost
+                raise
+            if waiter.slot is not None:
+                return waiter.slot  # type: ignore[no-any-return]
+            # Woken without a slot: a slot being made failed, so there is room to make one again.
+
+    def _make_one(self) -> S:
         try:
             return self._make()
         except BaseException:
             with self._lock:
                 self._made -= 1
+                # Whoever waits would otherwise wait for a slot that will never exist: wake the
+                # longest waiter to try making it itself.
+                if self._waiters:
+                    self._waiters.popleft().ready.release()
             raise
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        with self._lock:
+            try:
+                self._waiters.remove(waiter)
+                return
+            except ValueError:
+                pass  # already woken: it was handed a slot (or a chance to make one)
+        if waiter.slot is not None:
+            self._give_back(waiter.slot)
+        else:
+            with self._lock:
+                if self._waiters and self._made < self.limit:
+                    self._waiters.popleft().ready.release()
 
     def _give_back(self, slot: S) -> None:
         with self._lock:
