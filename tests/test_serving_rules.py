@@ -69,6 +69,31 @@ def test_bad_policies_name_the_entry(tmp_path, text, message):
         _policy(text, tmp_path)
 
 
+def test_a_raw_key_pasted_as_its_hash_is_not_echoed(tmp_path):
+    key = keys.new_key()
+    with pytest.raises(policy.PolicyError) as e:
+        _policy(f"[clients.a]\nkey_sha256 = '{key}'\n", tmp_path)
+    assert key not in str(e.value) and key[:12] not in str(e.value)
+    assert "not its hash" in str(e.value) and f"{len(key)} characters" in str(e.value)
+
+
+def test_unknown_versions_leave_no_load_gates_behind(tmp_path, two_class_model):
+    from fastdet.quality.registry import Registry
+    from fastdet.serving.detectors import Detectors
+    from fastdet.serving.options import DetectorOptions
+
+    model = two_class_model
+    registry = Registry(tmp_path / "registry")
+    registry.add("line", model)
+    detectors = Detectors(DetectorOptions(registry="line", registry_root=registry.root, threads=1))
+    for i in range(50):
+        with pytest.raises(BadRequest):
+            detectors.get(f"nope{i}")
+    assert detectors._loading == {}
+    assert detectors.get(None)[0] == registry.champion("line")["version"]
+    assert detectors._loading == {}
+
+
 def test_policy_file_reloads_on_change_and_keeps_the_last_good_one(tmp_path):
     path = tmp_path / "p.toml"
     path.write_text(f"[clients.a]\nkey_sha256 = '{HASH}'\nmodels = ['m']\n")

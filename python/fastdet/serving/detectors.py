@@ -90,21 +90,26 @@ class Detectors:
                 self._cache.move_to_end(version)
                 return version, det
             gate = self._loading.setdefault(version, threading.Lock())
-        with gate:  # one load per version; other versions keep serving meanwhile
+        try:
+            with gate:  # one load per version; other versions keep serving meanwhile
+                with self._lock:
+                    det = self._cache.get(version)
+                if det is None:
+                    path = self._path(version)
+                    try:
+                        det = Detector(path, **self.options.detector_kwargs())
+                    except ServingError:
+                        raise
+                    except (Error, OSError, ImportError) as e:
+                        raise UpstreamError(f"version {version!r} cannot be loaded: {e}") from None
+                with self._lock:
+                    self._cache[version] = det
+                    self._cache.move_to_end(version)
+                    while len(self._cache) > self.options.cached_versions:
+                        self._cache.popitem(last=False)
+        finally:
+            # Loaded or not (an unknown version, say), its gate goes: no lock kept per name asked for.
             with self._lock:
-                det = self._cache.get(version)
-            if det is None:
-                path = self._path(version)
-                try:
-                    det = Detector(path, **self.options.detector_kwargs())
-                except ServingError:
-                    raise
-                except (Error, OSError, ImportError) as e:
-                    raise UpstreamError(f"version {version!r} cannot be loaded: {e}") from None
-            with self._lock:
-                self._cache[version] = det
-                self._cache.move_to_end(version)
-                while len(self._cache) > self.options.cached_versions:
-                    self._cache.popitem(last=False)
-                self._loading.pop(version, None)
+                if self._loading.get(version) is gate:
+                    del self._loading[version]
         return version, det

@@ -30,8 +30,16 @@ def check_hash(value: object, where: str) -> bytes:
     """A stored hash (64 hex digits) as bytes; ValueError naming ``where`` otherwise."""
     if not isinstance(value, str) or not _HASH.match(value):
         raise ValueError(f"{where}: expected the key's SHA-256 as 64 lowercase hex digits "
-                         f"(fastdet serve --new-key prints one), got {value!r}")
+                         f"(fastdet serve --new-key prints one), got {_kind(value)}")
     return bytes.fromhex(value)
+
+
+def _kind(value: object) -> str:
+    """What a wrong value is, without the value: it may be a raw key pasted by mistake."""
+    if isinstance(value, str):
+        what = "an API key, not its hash" if value.startswith(PREFIX) else "a string"
+        return f"{what} of {len(value)} characters (not shown)"
+    return f"a {type(value).__name__}"
 
 
 def match(key: str, hashes: Sequence[tuple[str, bytes]]) -> str | None:
