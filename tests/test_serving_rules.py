@@ -273,3 +273,83 @@ def test_router_takes_one_image():
     assert frame.shape == (2, 2, 3)
     with pytest.raises(BadRequest, match="one image per request"):
         router_input(_request([{"name": "image", "datatype": "BYTES", "shape": [2], "data": ["aGk=", "aGk="]}]))
+
+
+def test_a_policy_other_users_could_write_is_refused(tmp_path):
+    text = f"[clients.a]\nkey_sha256 = '{HASH}'\n"
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    assert list(policy.load(path).clients) == ["a"]
+    path.chmod(0o666)
+    with pytest.raises(policy.PolicyError, match="writable by group or others"):
+        policy.load(path)
+    path.chmod(0o600)
+    tmp_path.chmod(0o777)
+    try:
+        with pytest.raises(policy.PolicyError, match="writable by group or others"):
+            policy.load(path)
+    finally:
+        tmp_path.chmod(0o700)
+    live = policy.PolicyFile(path)
+    path.write_text(text + f"[clients.b]\nkey_sha256 = '{'1' * 64}'\n")
+    path.chmod(0o646)
+    assert list(live.current().clients) == ["a"]  # the change cannot be trusted: the old policy stays
+
+
+def _secret_volume(folder: Path, files: dict[str, bytes]) -> None:
+    """A folder laid out as Kubernetes mounts a Secret: files in a timestamped folder, reached
+    through the links NAME -> ..data/NAME and ..data -> ..TIMESTAMP."""
+    stamped = folder / "..2024_01_01"
+    stamped.mkdir(parents=True)
+    for name, data in files.items():
+        (stamped / name).write_bytes(data)
+        (stamped / name).chmod(0o644)
+        (folder / name).symlink_to(f"..data/{name}")
+    (folder / "..data").symlink_to(stamped.name)
+
+
+def test_internal_key_and_policy_from_a_root_owned_secret_volume(tmp_path):
+    """Kubernetes mounts Secrets root-owned, through links; the server runs as uid 1000."""
+    import os
+    import tempfile
+
+    from fastdet.serving.options import UntrustedFile, read_internal_key
+
+    key = b"k" * 32
+    _secret_volume(tmp_path / "secret", {"internal.key": key, "policy.toml": f"[clients.a]\nkey_sha256 = '{HASH}'\n".encode()})
+    assert read_internal_key(tmp_path / "secret" / "internal.key") == key
+    assert list(policy.load(tmp_path / "secret" / "policy.toml").clients) == ["a"]
+    if os.getuid() != 0:
+        pytest.skip("reading root's files as another user needs root to set up")
+    shared = Path(tempfile.mkdtemp())
+    try:
+        shared.chmod(0o755)
+        _secret_volume(shared / "secret", {"internal.key": key})
+        other = shared / "other"  # a key another (non-root) user owns is still refused
+        other.mkdir()
+        other.chmod(0o755)
+        (other / "internal.key").write_bytes(key)
+        os.chown(other / "internal.key", 1001, 1001)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                os.setgid(1000)
+                os.setuid(1000)
+                ok = read_internal_key(shared / "secret" / "internal.key") == key
+                try:
+                    read_internal_key(other / "internal.key")
+                    refused = False
+                except UntrustedFile:
+                    refused = True
+                os.write(write, b"%d%d" % (ok, refused))
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 2) == b"11"
+        os.close(read)
+    finally:
+        import shutil
+
+        shutil.rmtree(shared)

@@ -203,9 +203,15 @@ def load(path: Path) -> Policy:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
+    from .options import SettingsError, read_trusted_file
+
     try:
-        with open(path, "rb") as f:
-            doc = tomllib.load(f)
+        # The policy says who may call: a file another user could write is not used.
+        doc = tomllib.loads(read_trusted_file(path, "policy file").decode("utf-8"))
+    except SettingsError as e:
+        raise PolicyError(f"policy: {e}") from None
+    except UnicodeDecodeError:
+        raise PolicyError(f"policy {path}: not UTF-8 text") from None
     except OSError as e:
         raise PolicyError(f"policy {path}: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
