@@ -522,6 +522,19 @@ def test_metrics_by_client_route_status_and_stage(setup):
     assert _metric(setup, "fastdet_monitor_frames_total", monitor="open-detector") >= 1
 
 
+def test_metrics_label_only_versions_that_answered(setup):
+    """Versions a client names at will (unknown ones, say) must not each make new series."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for i in range(3):
+        status, _, doc = rest(setup, "line", infer_json(_png(), parameters={"version": f"nope{i}"}), KEYS["alice"])
+        assert status == 400, doc
+    assert _metric(setup, "fastdet_requests_total", client="alice", model="line", version="unknown", status="400") >= 3
+    text = http("GET", f"http://127.0.0.1:{setup['metrics']}/metrics")[2].decode()
+    versions = {s.labels.get("version") for f in text_string_to_metric_families(text) for s in f.samples}
+    assert not any(v and v.startswith("nope") for v in versions), versions
+
+
 def test_inference_runs_in_the_worker_pool(setup):
     """parallel_workers=1: the detector models live in a worker process, started with the uvloop
     the serve extra pins (0.22 and later crash these workers at start)."""

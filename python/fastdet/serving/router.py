@@ -227,7 +227,11 @@ class FastdetRouter(MLModel):
             version = answer.version if answer is not None else (route.version if route else None)
             route_name = route.route if route else "none"
             m = metrics.get()
-            m["requests"].labels(client_name or "unknown", self.name, version or "", route_name, str(status)).inc()
+            # Only a version that answered labels a series: a client naming versions at will must not
+            # make new time series without end.
+            answered = answer.version if answer is not None and status == 200 else None
+            m["requests"].labels(client_name or "unknown", self.name, answered or "unknown", route_name,
+                                 str(status)).inc()
             m["latency"].labels(self.name, route_name).observe(seconds)
             decisions.write(self._log, "request", request=payload.id, client=client_name, model=self.name,
                             version=version, route=route.route if route else None, rule=route.rule if route else None,

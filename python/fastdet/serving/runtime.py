@@ -109,7 +109,8 @@ class FastdetRuntime(MLModel):
         m = metrics.get()
         m["batch"].labels(self.name).observe(len(done))
         for r in done:
-            m["images"].labels(self.name, r.version or "", str(r.status)).inc()
+            # a version a client asked for that did not answer (unknown, say) labels nothing
+            m["images"].labels(self.name, (r.version if r.status == 200 else None) or "unknown", str(r.status)).inc()
         return done
 
     def _detect(self, det: Any, version: str, members: list[tuple[int, np.ndarray]],
