@@ -165,3 +165,113 @@ def test_breaking_out_gives_buffers_back(model, video):
     # Each abandoned stream released its leases: the pool still serves a full stream.
     assert len(list(det.stream(video))) == N
     assert det._backend.slots.size <= det._backend.slots.limit
+
+
+def test_a_paused_stream_holds_no_buffers_another_call_needs(model):
+    """An open stream nobody reads (paused, or broken out of while still referenced) keeps its
+    results, not its buffers: other calls on the same Detector go on, even when the pool has no
+    more slots than the stream has frames in flight."""
+    det = fastdet.Detector(model, backend="onnxruntime-cpu")
+    pool = det._backend.slots
+    frames = grey_frames(40)
+    stream = det.stream(frames, in_flight=pool.limit)
+    next(stream)
+    done = threading.Event()
+    threading.Thread(target=lambda: (det.detect(frames[0]), done.set()), daemon=True).start()
+    assert done.wait(30), "detect() waited forever for buffers held by a paused stream"
+    assert len(list(stream)) == len(frames) - 1  # and the stream still gives every frame
+
+
+def test_a_source_that_fails_to_start_raises(model):
+    class Broken(fastdet.io.Source):
+        name = "broken camera"
+
+        def items(self):  # not a generator: raises when called
+            raise fastdet.SourceError("broken camera: cannot open")
+
+    det = fastdet.Detector(model, backend="onnxruntime-cpu")
+    outcome = []
+
+    def consume():
+        try:
+            list(det.stream(Broken()))
+        except fastdet.SourceError as e:
+            outcome.append(str(e))
+
+    t = threading.Thread(target=consume, daemon=True)
+    t.start()
+    t.join(30)
+    assert outcome == ["broken camera: cannot open"]
+
+
+def test_close_does_not_wait_for_a_blocked_iterable(model):
+    """A caller's iterator that never yields again must not hang close() (nor interpreter exit)."""
+    import queue
+    import time
+
+    det = fastdet.Detector(model, backend="onnxruntime-cpu")
+    never: queue.Queue = queue.Queue()
+
+    def frames():
+        yield grey_frames(1)[0]
+        yield never.get()  # blocks for good
+
+    stream = det.stream(frames())
+    next(stream)
+    t0 = time.monotonic()
+    stream.close()
+    assert time.monotonic() - t0 < 5
+
+
+def test_live_results_do_not_queue_behind_a_slow_consumer(model):
+    """Live: a consumer slower than the camera gets recent frames, not a backlog of old results."""
+    import time
+
+    class Camera(fastdet.io.Source):
+        live = True
+        name = "camera"
+
+        def __init__(self):
+            self.stop = threading.Event()
+
+        def items(self):
+            frame, i = grey_frames(1)[0], 0
+            while not self.stop.is_set():
+                time.sleep(1 / 50)
+                yield fastdet.io.SourceFrame(frame, self.name, i, time.time() * 1000.0)
+                i += 1
+
+        def close(self):
+            self.stop.set()
+
+    det = fastdet.Detector(model, backend="onnxruntime-cpu")
+    ages = []
+    with det.stream(Camera()) as stream:
+        for item in stream:
+            ages.append(time.time() * 1000.0 - item.timestamp_ms)
+            if len(ages) == 12:
+                break
+            time.sleep(0.1)  # the loop's own work: 5x slower than the camera
+    # A FIFO of results would make each one ~(queue + in flight) x 100 ms old by the end.
+    assert max(ages[6:]) < 250, ages
+
+
+def test_a_list_of_urls_honours_the_timeouts_and_reads_on_after_a_bad_one(model, video):
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    det = fastdet.Detector(model, backend="onnxruntime-cpu")
+    server = VideoServer(video, passes=1)
+    try:
+        errors = []
+        t0 = time.monotonic()
+        got = list(det.stream([f"http://127.0.0.1:{port}/down", server.url], open_timeout_s=0.5, reconnect_s=0,
+                              on_error=lambda e, where, frame: errors.append(where)))
+        assert time.monotonic() - t0 < 8
+        # The served clip's end reads as a stream that closed: reported in its place too.
+        assert errors[0] == f"http://127.0.0.1:{port}/down" and len(got) == N
+    finally:
+        server.close()

@@ -10,16 +10,16 @@ frames (default 3) hold buffers at once. The native work of every stage releases
 
 - Files, folders, arrays, iterables: every frame, in order; the reader waits when ``queue_size``
   frames are waiting (bounded memory).
-- Live sources (cameras, network streams): the reader never waits; only the newest unread frame is
-  kept and the others are counted in ``Stream.dropped`` (no lag builds up). See ``io.live`` for
+- Live sources (cameras, network streams): the reader never waits; only the newest unread frame
+  and result are kept and the others are counted in ``Stream.dropped`` (no lag builds up). See ``io.live`` for
   reconnection.
 - A bad item (an image that cannot be read, an element of the wrong shape) raises at its place in
   the order, after every earlier result was yielded; with ``on_error`` it is reported there and the
   stream goes on. A source that fails as a whole (a stream that closed for good) raises after the
   results already produced.
 
-Breaking out of the loop, ``close()``, or leaving a ``with`` block stops the threads and gives the
-buffers back.
+``close()``, leaving a ``with`` block, or dropping the stream stops the threads and gives the
+buffers back; a stream left open but unread holds finished results, not buffers.
 """
 
 from __future__ import annotations
@@ -115,12 +115,18 @@ class _Pipeline:
             self.tokens.put(True)
         self.prepared: Channel[_Envelope] = Channel(in_flight)
         self.inferred: Channel[_Envelope] = Channel(in_flight)
-        self.results: Channel[Any] = Channel(max(queue_size, in_flight))
+        # Every item past the reader holds one of the in_flight tokens until the consumer takes
+        # it, so the results channel never fills up behind a slow consumer: the finish stage
+        # always gets rid of its item and the buffers (leases) go back to the Detector's pool at
+        # once. A paused stream holds results and tokens, never buffers another call may need.
+        # Live sources keep only the newest result too (no lag builds up behind a slow loop).
+        self.results: Channel[Any] = (Channel(1, latest=True, on_drop=self._dropped_result) if source.live
+                                      else Channel(in_flight))
         self._closing = threading.Lock()
         self._closed = False
         self.threads = [
             threading.Thread(target=self._read, name="fastdet-stream-read", daemon=True),
-            threading.Thread(target=self._stage, args=(self.frames, self.prepared, self._prepare),
+            threading.Thread(target=self._stage, args=(self.frames, self.prepared, self._prepare, True),
                              name="fastdet-stream-prepare", daemon=True),
             threading.Thread(target=self._stage, args=(self.prepared, self.inferred, self._infer),
                              name="fastdet-stream-infer", daemon=True),
@@ -134,8 +140,9 @@ class _Pipeline:
 
     def _read(self) -> None:
         index = 0
-        items = self.source.items()
+        items = None
         try:
+            items = self.source.items()
             for item in items:
                 if not self.frames.put(_Envelope(index, item)):
                     break
@@ -148,28 +155,30 @@ class _Pipeline:
                 close()  # runs the source's cleanup on this thread, the one that reads it
             self.frames.close()
 
-    def _stage(self, inbox: Channel[_Envelope], outbox: Channel[Any], work: Callable[[_Envelope], Any]) -> None:
+    def _stage(self, inbox: Channel[_Envelope], outbox: Channel[Any], work: Callable[[_Envelope], Any],
+               admit: bool = False) -> None:
         while True:
             env = inbox.get()
             if env is CLOSED:
                 break
+            if admit:  # the first stage after the reader: every item takes a token here
+                if self.tokens.get() is CLOSED:
+                    break
+                env.token = True
             if env.error is None and isinstance(env.item, SourceFrame):
                 try:
                     out = work(env)
                 except BaseException as e:  # this item's failure, raised in its place in the order
-                    self._give_back(env)
+                    self._release_buffers(env)
                     env.error, out = e, env
             else:
                 out = env
-            if out is None or not outbox.put(out):  # the stream is closing
+            if not outbox.put(out, last=getattr(out, "fatal", False)):  # the stream is closing
                 self._give_back(env)
                 break
         outbox.close()
 
-    def _prepare(self, env: _Envelope) -> _Envelope | None:
-        if self.tokens.get() is CLOSED:
-            return None
-        env.token = True
+    def _prepare(self, env: _Envelope) -> _Envelope:
         item = env.item
         assert isinstance(item, SourceFrame)
         if self.detector.pipelined:
@@ -186,20 +195,32 @@ class _Pipeline:
     def _finish(self, env: _Envelope) -> StreamItem:
         if env.prepared is not None:
             env.result = self.detector._finish(env.prepared, env.raw, self.options, self.classes)[0]
-        self._give_back(env)
+        self._release_buffers(env)
         item = env.item
         assert isinstance(item, SourceFrame) and env.result is not None
         return StreamItem(env.index, item.timestamp_ms, item.pixels, env.result, item.source, item.frame, item.rgb)
 
-    def _give_back(self, env: Any) -> None:
-        if not isinstance(env, _Envelope):
-            return
+    def _release_buffers(self, env: _Envelope) -> None:
         if env.prepared is not None:
             env.prepared.lease.release()
             env.prepared, env.raw = None, None
+
+    def _give_back(self, env: Any) -> None:
+        """An item that will not reach the consumer: its buffers and its token."""
+        if not isinstance(env, _Envelope):
+            self.taken()  # a finished result (StreamItem) discarded or dropped
+            return
+        self._release_buffers(env)
         if env.token:
             env.token = False
             self.tokens.put(True)
+
+    def taken(self) -> None:
+        """The consumer took (or the stream dropped) one result: its token lets another frame in."""
+        self.tokens.put(True)
+
+    def _dropped_result(self, out: Any) -> None:
+        self._give_back(out)
 
     # -- control -------------------------------------------------------------------------------------
 
@@ -216,8 +237,10 @@ class _Pipeline:
         for t in self.threads[1:]:
             if t is not current:
                 t.join()
-        if not self.source.live and self.threads[0] is not current:
-            self.threads[0].join()  # a file's reader stops at its next frame; a camera's may be mid-read
+        if not self.source.live and self.source.prompt_close and self.threads[0] is not current:
+            # A file's reader stops at its next frame; a camera's may be mid-read and a caller's
+            # iterable may never yield again: those readers are daemons left to end on their own.
+            self.threads[0].join()
 
 
 class Stream:
@@ -242,7 +265,7 @@ class Stream:
 
     @property
     def dropped(self) -> int:
-        return self._pipeline.frames.dropped
+        return self._pipeline.frames.dropped + self._pipeline.results.dropped
 
     @property
     def reconnects(self) -> int:
@@ -263,6 +286,7 @@ class Stream:
             if out is CLOSED:
                 self.close()
                 raise StopIteration
+            self._pipeline.taken()
             if isinstance(out, StreamItem):
                 self.frames += 1
                 return out

@@ -46,6 +46,7 @@ class ArrayFrames(Source):
                     "source: expected a path, camera index, URL, numpy array, PIL image or an iterable of "
                     f"frames, got {type(frames).__name__}") from None
         self.length = len(self._frames) if isinstance(self._frames, (list, tuple)) else None
+        self.prompt_close = self.length is not None  # a caller's iterator may block in next()
 
     def items(self) -> Iterator[Item]:
         for index, element in enumerate(self._frames):

@@ -53,7 +53,8 @@ def open_source(source: Any, *, live: bool | None = None, rgb: bool = False, ope
     if isinstance(source, np.ndarray) or is_pil_image(source):
         return _as_live(ArrayFrames(source, rgb=rgb), live)
     if isinstance(source, (list, tuple)) and source and all(isinstance(s, (str, os.PathLike)) for s in source):
-        return _as_live(Chain(list(source), name=f"{len(source)} sources"), live)
+        return _as_live(Chain(list(source), name=f"{len(source)} sources", open_timeout_s=open_timeout_s,
+                              reconnect_s=reconnect_s), live)
     return _as_live(ArrayFrames(source, rgb=rgb), live)
 
 
@@ -66,28 +67,47 @@ def open_file(path: Path) -> Source:
 
 
 class Chain(Source):
-    """Several files or sources one after the other (a folder, a glob, a list of paths). One that
-    cannot be opened is a failure item in its place; the others are still read."""
+    """Several files or sources one after the other (a folder, a glob, a list of paths or URLs).
+    One that cannot be opened or read is a failure item in its place; the others are still read."""
 
-    def __init__(self, parts: list[Any], name: str) -> None:
+    def __init__(self, parts: list[Any], name: str, *, open_timeout_s: float = 10.0, reconnect_s: float = 30.0) -> None:
         self.parts = parts
         self.name = name
         self.length = len(parts) if all(isinstance(p, Path) and is_image(p) for p in parts) else None
+        # A URL among the parts may take its whole open timeout to answer, or fail, per read.
+        self.prompt_close = not any(isinstance(p, str) and is_url(p) for p in parts)
+        self._open_timeout_s = open_timeout_s
+        self._reconnect_s = reconnect_s
+        self._current: Source | None = None
+        self._closed = False
 
     def items(self) -> Iterator[Item]:
         for part in self.parts:
+            if self._closed:
+                return
             try:
                 if isinstance(part, Path) and not is_video(part) and not is_image(part):
                     sub = open_file(part)
                 else:
-                    sub = open_source(part, live=False)
+                    sub = open_source(part, live=False, open_timeout_s=self._open_timeout_s,
+                                      reconnect_s=self._reconnect_s)
             except Error as e:
                 yield SourceFailure(e, str(part), 0)
                 continue
+            self._current = sub
             try:
                 yield from sub.items()
+            except Error as e:  # this part failed part-way (or never opened): the next one is read
+                yield SourceFailure(e, str(part), 0)
             finally:
+                self._current = None
                 sub.close()
+
+    def close(self) -> None:
+        self._closed = True
+        current = self._current
+        if current is not None:
+            current.close()
 
 
 def _as_live(source: Source, live: bool | None) -> Source:

@@ -46,6 +46,7 @@ class Source(ABC):
 
     live: True for cameras and network streams (the stream keeps only the newest frame and counts
     the ones it drops), False for files and arrays (every frame, in order).
+    prompt_close: whether the reader stops soon after ``close()`` (see below).
     length: how many frames the source says it has (None when unknown or endless; a container's
     count can be wrong).
     """
@@ -53,6 +54,9 @@ class Source(ABC):
     name: str
     live: bool = False
     length: int | None = None
+    #: False when reading the next item may block for as long as it likes (a caller's iterator,
+    #: a list of network streams): closing the stream then does not wait for the reader.
+    prompt_close: bool = True
 
     @abstractmethod
     def items(self) -> Iterator[Item]:
