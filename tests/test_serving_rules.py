@@ -353,3 +353,23 @@ def test_internal_key_and_policy_from_a_root_owned_secret_volume(tmp_path):
         import shutil
 
         shutil.rmtree(shared)
+
+
+def test_each_router_writes_its_decisions_to_its_own_log(tmp_path):
+    import json
+
+    from fastdet.serving import decisions
+
+    a = decisions.logger(tmp_path / "a.jsonl", "router-a")
+    b = decisions.logger(tmp_path / "b.jsonl", "router-b")
+    decisions.write(a, "request", model="router-a")
+    decisions.write(b, "request", model="router-b")
+    for h in a.handlers + b.handlers:
+        h.flush()
+    for name in ("a", "b"):
+        lines = [json.loads(x) for x in (tmp_path / f"{name}.jsonl").read_text().splitlines()]
+        assert [d["model"] for d in lines] == [f"router-{name}"]
+    again = decisions.logger(tmp_path / "c.jsonl", "router-a")  # reloaded with another file
+    assert again is a and len(a.handlers) == 1
+    for h in a.handlers + b.handlers:
+        h.close()

@@ -114,7 +114,8 @@ def setup(tmp_path_factory):
                             (np.clip(rng.normal(200, 20, (48, 80, 3)), 0, 255).astype(np.uint8) for _ in range(40)))
     profile.save(root / "profile.json")
     run_dir = root / "run"
-    open_common = {**common, "detector": {**common["detector"], "drift_profile": str(root / "profile.json")}}
+    open_common = {**common, "detector": {**common["detector"], "drift_profile": str(root / "profile.json")},
+                   "decision_log": root / "open-decisions.jsonl"}
     files = build(ServeConfig(name="open", model=models["v1"], **open_common), run_dir)
     for line in ("line", "shadow"):
         files.update(build(ServeConfig(name=line, registry=line, registry_root=registry.root,
@@ -450,6 +451,21 @@ def test_every_decision_is_one_structured_line(setup):
     assert (ok["client"], ok["model"], ok["status"]) == ("alice", "line", 200)
     refused = [d for d in lines if d["status"] == 401][-1]
     assert refused["error"] and "client" not in refused
+
+
+def test_each_router_logs_only_its_own_decisions(setup):
+    """Routers in one process with their own decision logs: no line lands in the other's."""
+    rest(setup, "open", infer_json(_png()))
+    rest(setup, "line", infer_json(_png()), KEYS["alice"])
+    deadline = time.monotonic() + 10
+    while True:
+        own = [json.loads(x)["model"] for x in (setup["root"] / "open-decisions.jsonl").read_text().splitlines()]
+        shared = [d["model"] for d in _decisions(setup, "request")]
+        if own and "line" in shared or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert own and set(own) == {"open"}
+    assert "line" in shared and "open" not in shared
 
 
 def _metric(setup, name: str, **labels) -> float:

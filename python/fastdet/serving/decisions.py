@@ -1,7 +1,7 @@
 """Every routing decision as one JSON line: who asked, which model and version answered, the rule
 that chose it, the status and the latency. Shadow comparisons are lines of their own.
 
-The lines go to the ``fastdet.decisions`` logger, printed as bare JSON (no log prefix) on the
+The lines go to the router's ``fastdet.decisions.ROUTER`` logger, printed as bare JSON (no log prefix) on the
 server's standard output, or appended to ``decision_log`` when the router's settings name a file,
 so a log shipper can parse them as they are.
 """
@@ -19,13 +19,18 @@ LOGGER = "fastdet.decisions"
 _HANDLER_NAME = "fastdet-decisions"
 
 
-def logger(path: Path | None = None) -> logging.Logger:
-    """The decisions logger, with one handler: stdout, or the file at ``path``."""
-    log = logging.getLogger(LOGGER)
+def logger(path: Path | None = None, router: str = "") -> logging.Logger:
+    """The decisions logger of one router (``fastdet.decisions.ROUTER``), with one handler: stdout,
+    or the file at ``path``. Each router has its own, so the lines of one never reach another's
+    file when several routers share a process."""
+    log = logging.getLogger(f"{LOGGER}.{router}" if router else LOGGER)
     log.setLevel(logging.INFO)
     log.propagate = False
     name = f"{_HANDLER_NAME}:{path or '-'}"
-    if not any(h.get_name() == name for h in log.handlers):
+    for old in [h for h in log.handlers if h.get_name() != name]:  # a reload with another file
+        log.removeHandler(old)
+        old.close()
+    if not log.handlers:
         handler: logging.Handler = logging.FileHandler(path) if path else logging.StreamHandler(sys.stdout)
         handler.set_name(name)
         handler.setFormatter(logging.Formatter("%(message)s"))

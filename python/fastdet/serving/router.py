@@ -77,7 +77,7 @@ class FastdetRouter(MLModel):
         self._checked: Policy | None = None
         self._check_policy(self._policy.current())
         self._buckets: SharedBuckets | None = None
-        self._log = decisions.logger(self._options.decision_log)
+        self._log = decisions.logger(self._options.decision_log, self.name)
         self._shadows: set[asyncio.Task[None]] = set()
         metrics.get()
         return True
