@@ -126,3 +126,25 @@ def test_options_are_checked(det, model):
         fastdet.BatchingDetector(det, conf=0.5)
     with fastdet.BatchingDetector(model, backend="onnxruntime-cpu", conf=0.99) as bd:  # built from a path
         assert len(bd.detect(frame(9))) == 0
+
+
+def test_dropped_without_close_ends_its_workers(det):
+    """A BatchingDetector the caller forgets to close is collected like any object: its queued
+    requests still run, then its worker threads end."""
+    import gc
+    import threading
+    import time
+
+    before = threading.active_count()
+    futures = []
+    for i in range(5):
+        bd = fastdet.BatchingDetector(det, max_batch=4, max_delay_ms=FOREVER_MS)
+        futures.append(bd.submit(frame(i)))
+        del bd
+    gc.collect()
+    for i, f in enumerate(futures):  # close() on collection runs what was queued, without waiting
+        assert same(f.result(timeout=30), det.detect(frame(i)))
+    deadline = time.monotonic() + 10
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before

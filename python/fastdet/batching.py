@@ -30,6 +30,7 @@ import functools
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -93,22 +94,33 @@ class BatchingDetector:
             if detector_options:
                 raise InputError(f"{sorted(detector_options)[0]}: give Detector options to the Detector you pass, "
                                  "or pass a model path")
-            self.detector = model
+            detector = model
         else:
-            self.detector = Detector(model, **detector_options)
-        self.max_batch = max_batch
-        self.max_delay_s = max_delay_ms / 1000.0
-        self.max_queue = max_queue
-        self.stats = BatchStats()
-        self._queue: deque[_Request] = deque()
-        self._cond = threading.Condition(threading.Lock())
-        self._closed = False
-        self._workers = [threading.Thread(target=self._work, name=f"fastdet-batching-{i}", daemon=True)
-                         for i in range(workers)]
-        for t in self._workers:
-            t.start()
+            detector = Detector(model, **detector_options)
+        self._batcher = _Batcher(detector, max_batch, max_delay_ms / 1000.0, max_queue, workers)
+        self._finalizer = weakref.finalize(self, self._batcher.close, False)
 
-    # -- requests ----------------------------------------------------------------------------------
+    @property
+    def detector(self) -> Detector:
+        """The shared Detector every batch runs on."""
+        return self._batcher.detector
+
+    @property
+    def max_batch(self) -> int:
+        return self._batcher.max_batch
+
+    @property
+    def max_delay_s(self) -> float:
+        return self._batcher.max_delay_s
+
+    @property
+    def max_queue(self) -> int:
+        return self._batcher.max_queue
+
+    @property
+    def stats(self) -> BatchStats:
+        """Requests, batches and batch sizes so far."""
+        return self._batcher.stats
 
     def submit(self, frame: FrameLike, *, rgb: bool = False, timeout: float | None = None, block: bool = True,
                queue_timeout: float | None = None) -> Future[Detections]:
@@ -122,6 +134,66 @@ class BatchingDetector:
         ``queue_timeout`` seconds; None: no limit) or, with ``block=False``, raise ``QueueFull`` now.
         Raises ``Closed`` after ``close()``.
         """
+        return self._batcher.submit(frame, rgb=rgb, timeout=timeout, block=block, queue_timeout=queue_timeout)
+
+    def detect(self, frame: FrameLike, *, rgb: bool = False, timeout: float | None = None) -> Detections:
+        """``submit(frame).result()``: blocks until this frame's Detections are ready."""
+        return self.submit(frame, rgb=rgb, timeout=timeout).result()
+
+    async def detect_async(self, frame: FrameLike, *, rgb: bool = False, timeout: float | None = None,
+                           queue_timeout: float | None = None) -> Detections:
+        """The asyncio form of ``submit(frame).result()``: awaits the result without blocking the
+        event loop (a full queue is waited for on a helper thread, not in the loop)."""
+        try:
+            future = self.submit(frame, rgb=rgb, timeout=timeout, block=False)
+        except QueueFull:
+            loop = asyncio.get_running_loop()
+            call = functools.partial(self.submit, frame, rgb=rgb, timeout=timeout, queue_timeout=queue_timeout)
+            future = await loop.run_in_executor(None, call)
+        return await asyncio.wrap_future(future)
+
+    @property
+    def waiting(self) -> int:
+        """Requests queued and not yet taken into a batch."""
+        return self._batcher.waiting
+
+    def close(self, wait: bool = True) -> None:
+        """Refuses new requests, runs every request already queued (no more waiting for a batch
+        to fill), and with ``wait`` returns when they are done."""
+        self._batcher.close(wait)
+
+    def __enter__(self) -> BatchingDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"BatchingDetector({self.detector!r}, max_batch={self.max_batch}, "
+                f"max_delay_ms={self.max_delay_s * 1000:g}, max_queue={self.max_queue})")
+
+
+class _Batcher:
+    """The queue and workers behind a BatchingDetector. The workers hold this, not the
+    BatchingDetector, so one dropped without close() is collected and its finalizer closes this
+    (the queued requests still run, then the workers end)."""
+
+    def __init__(self, detector: Detector, max_batch: int, max_delay_s: float, max_queue: int, workers: int) -> None:
+        self.detector = detector
+        self.max_batch = max_batch
+        self.max_delay_s = max_delay_s
+        self.max_queue = max_queue
+        self.stats = BatchStats()
+        self._queue: deque[_Request] = deque()
+        self._cond = threading.Condition(threading.Lock())
+        self._closed = False
+        self._workers = [threading.Thread(target=self._work, name=f"fastdet-batching-{i}", daemon=True)
+                         for i in range(workers)]
+        for t in self._workers:
+            t.start()
+
+    def submit(self, frame: FrameLike, *, rgb: bool, timeout: float | None, block: bool,
+               queue_timeout: float | None) -> Future[Detections]:
         checked = as_frame(frame, rgb=rgb)
         if timeout is not None:
             _positive("timeout", timeout, float, allow_zero=True)
@@ -147,30 +219,11 @@ class BatchingDetector:
             self._cond.notify_all()
         return future
 
-    def detect(self, frame: FrameLike, *, rgb: bool = False, timeout: float | None = None) -> Detections:
-        """``submit(frame).result()``: blocks until this frame's Detections are ready."""
-        return self.submit(frame, rgb=rgb, timeout=timeout).result()
-
-    async def detect_async(self, frame: FrameLike, *, rgb: bool = False, timeout: float | None = None,
-                           queue_timeout: float | None = None) -> Detections:
-        """The asyncio form of ``submit(frame).result()``: awaits the result without blocking the
-        event loop (a full queue is waited for on a helper thread, not in the loop)."""
-        try:
-            future = self.submit(frame, rgb=rgb, timeout=timeout, block=False)
-        except QueueFull:
-            loop = asyncio.get_running_loop()
-            call = functools.partial(self.submit, frame, rgb=rgb, timeout=timeout, queue_timeout=queue_timeout)
-            future = await loop.run_in_executor(None, call)
-        return await asyncio.wrap_future(future)
-
     @property
     def waiting(self) -> int:
-        """Requests queued and not yet taken into a batch."""
         return len(self._queue)
 
     def close(self, wait: bool = True) -> None:
-        """Refuses new requests, runs every request already queued (no more waiting for a batch
-        to fill), and with ``wait`` returns when they are done."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -179,16 +232,6 @@ class BatchingDetector:
             for t in self._workers:
                 if t is not current:
                     t.join()
-
-    def __enter__(self) -> BatchingDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return (f"BatchingDetector({self.detector!r}, max_batch={self.max_batch}, "
-                f"max_delay_ms={self.max_delay_s * 1000:g}, max_queue={self.max_queue})")
 
     # -- workers -----------------------------------------------------------------------------------
 
