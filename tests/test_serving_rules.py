@@ -139,7 +139,7 @@ def test_routing_rules_in_order_and_permissions():
 
 
 def _take_many(folder: str, n: int, out: "multiprocessing.Queue[int]") -> None:
-    buckets = SharedBuckets(Path(folder), ["a", "b"])
+    buckets = SharedBuckets(Path(folder))
     out.put(sum(buckets.take("a", rate=1e-6, burst=25) == 0.0 for _ in range(n)))
 
 
@@ -153,16 +153,54 @@ def test_token_bucket_is_shared_by_processes(tmp_path):
     for p in procs:
         p.join(60)
     assert granted == 25  # 60 tries, a burst of 25, no refill worth a token
-    b = SharedBuckets(tmp_path / "rate", ["a", "b"])
+    b = SharedBuckets(tmp_path / "rate")
     assert b.take("b", rate=1e-6, burst=1) == 0.0  # another client's bucket is untouched
     assert b.take("a", rate=1e-6, burst=25) > 1000  # spent: a token in 1e6 seconds
 
 
 def test_token_bucket_refills_at_its_rate(tmp_path):
-    b = SharedBuckets(tmp_path, ["a"])
+    b = SharedBuckets(tmp_path)
     assert [b.take("a", 10.0, 2, now=100.0) for _ in range(3)][:2] == [0.0, 0.0]
     assert b.take("a", 10.0, 2, now=100.0) == pytest.approx(0.1)
     assert b.take("a", 10.0, 2, now=100.1) == 0.0  # one token back after 1/rate
+
+
+def test_editing_the_policy_refills_no_bucket(tmp_path):
+    """Buckets are kept per client name: adding or removing other clients changes nobody's."""
+    from fastdet.serving.errors import RateLimited
+    from fastdet.serving.router import FastdetRouter
+
+    router = FastdetRouter.__new__(FastdetRouter)
+    router._buckets = None
+    path = tmp_path / "policy.toml"
+    base = f"[clients.carol]\nkey_sha256 = '{HASH}'\nrate = 0.001\nburst = 2\n"
+    path.write_text(base)
+    live = policy.PolicyFile(path)
+
+    def tries(n: int) -> list[int]:
+        out = []
+        for _ in range(n):
+            p = live.current()
+            try:
+                router._take_token(p, p.clients["carol"])
+                out.append(200)
+            except RateLimited:
+                out.append(429)
+        return out
+
+    try:
+        assert tries(3) == [200, 200, 429]
+        path.write_text(base + f"[clients.dave]\nkey_sha256 = '{'1' * 64}'\n")
+        assert len(live.current().clients) == 2
+        assert tries(2) == [429, 429]
+        path.write_text(base)
+        assert len(live.current().clients) == 1
+        assert tries(2) == [429, 429]
+    finally:
+        import shutil
+
+        router._buckets.close()
+        shutil.rmtree(router._buckets.folder, ignore_errors=True)
 
 
 def _png(h: int, w: int, value: int = 255) -> bytes:

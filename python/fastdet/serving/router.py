@@ -121,11 +121,9 @@ class FastdetRouter(MLModel):
     def _take_token(self, policy: Policy, client: Client) -> None:
         if client.rate is None:
             return
-        if self._buckets is None or self._buckets.names != sorted(policy.clients):
-            if self._buckets is not None:
-                self._buckets.close()
+        if self._buckets is None:  # one bucket per client name: a policy edit refills nobody's
             assert policy.path is not None
-            self._buckets = SharedBuckets(default_folder(policy.path), list(policy.clients))
+            self._buckets = SharedBuckets(default_folder(policy.path))
         wait = self._buckets.take(client.name, client.rate, client.burst or 1.0)
         if wait > 0:
             raise RateLimited(f"client {client.name!r} is over its rate of {client.rate:g} requests per second; "
