@@ -10,6 +10,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import pytest
 
 import fastdet
@@ -82,6 +83,29 @@ def test_native_pool_serves_callers_at_once():
     for t in threads:
         t.join()
     assert results == [True] * 4
+
+
+def test_native_pool_passes_an_exception_back_and_keeps_working():
+    """A chunk that throws (on the caller or on a worker) reaches its caller as an exception; the
+    pool's other callers and later calls are unaffected."""
+    frame = np.random.default_rng(0).integers(0, 256, (480, 640, 3), np.uint8)
+    expected = fastdet.letterbox(frame, 320)[0]
+    failures = []
+
+    def caller(k):
+        for i in range(50):
+            try:
+                _core._pool_throw_at(64, (k * 7 + i) % 64)
+            except RuntimeError as e:
+                failures.append(str(e))
+            assert np.array_equal(fastdet.letterbox(frame, 320)[0], expected)
+
+    threads = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert failures == ["parallel_for: chunk failed"] * 200
 
 
 class _Slot:

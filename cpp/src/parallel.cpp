@@ -5,7 +5,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -32,6 +34,9 @@ struct Job {
   // chunk and its last claim, so zero helpers once the job is unlinked means every chunk is done
   // and nobody touches the job any more: its caller may return.
   int helpers = 0;
+  // The first exception a chunk threw (guarded by the pool's mutex): the other chunks are not
+  // started and the caller rethrows it once every helper has left, so the job is always unlinked.
+  std::exception_ptr error;
   Job* older = nullptr;
   Job* newer = nullptr;
   std::condition_variable done;
@@ -70,10 +75,11 @@ class Pool {
     // Wake only as many workers as there are chunks for beyond the caller's own.
     const int wanted = std::min(chunks - 1, static_cast<int>(workers_.size()));
     for (int i = 0; i < wanted; ++i) cv_.notify_one();
-    for (int c = job.next.fetch_add(1); c < chunks; c = job.next.fetch_add(1)) body(c);
+    work(&job);
     std::unique_lock<std::mutex> lock(mu_);
     unlink(&job);  // every chunk is claimed: no new helper can enter it
     job.done.wait(lock, [&] { return job.helpers == 0; });
+    if (job.error) std::rethrow_exception(job.error);
   }
 
   // Test hook (fastdet._core._pool_callers_overlap): `callers` threads call this at once; each
@@ -119,6 +125,20 @@ class Pool {
     job->older = job->newer = nullptr;
   }
 
+  // Runs chunks of `job` until none is left to claim. Never throws: a worker thread must not
+  // (std::terminate), and the caller must get to unlink its job first.
+  void work(Job* job) {
+    for (int c = job->next.fetch_add(1); c < job->chunks; c = job->next.fetch_add(1)) {
+      try {
+        (*job->body)(c);
+      } catch (...) {
+        job->next.store(job->chunks);
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!job->error) job->error = std::current_exception();
+      }
+    }
+  }
+
   Job* open_job() const {
     for (Job* j = oldest_; j; j = j->newer)
       if (j->claimable()) return j;
@@ -133,7 +153,7 @@ class Pool {
       if (stop_) return;
       ++job->helpers;
       lock.unlock();
-      for (int c = job->next.fetch_add(1); c < job->chunks; c = job->next.fetch_add(1)) (*job->body)(c);
+      work(job);
       lock.lock();
       if (--job->helpers == 0) job->done.notify_all();
     }
@@ -175,5 +195,11 @@ void parallel_for(int n, int min_chunk, const std::function<void(int, int)>& fn)
 }
 
 bool parallel_callers_overlap(int callers, int timeout_ms) { return pool().rendezvous(callers, timeout_ms); }
+
+void parallel_throw_at(int n, int failing) {
+  parallel_for(n, 1, [&](int begin, int end) {
+    if (begin <= failing && failing < end) throw std::runtime_error("parallel_for: chunk failed");
+  });
+}
 
 }  // namespace fastdet

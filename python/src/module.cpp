@@ -55,6 +55,14 @@ PYBIND11_MODULE(_core, m) {
       py::arg("callers"), py::arg("timeout_ms"),
       "Test hook: call from `callers` threads at once; True when all were inside the thread pool's "
       "loops together (the pool does not serialise independent callers).");
+  m.def(
+      "_pool_throw_at",
+      [](int n, int failing) {
+        py::gil_scoped_release release;
+        fastdet::parallel_throw_at(n, failing);
+      },
+      py::arg("n"), py::arg("failing"),
+      "Test hook: a parallel loop over n items whose chunk holding `failing` throws (RuntimeError).");
 #ifdef FASTDET_SANITIZED
   m.attr("sanitized") = true;  // an ASan + UBSan test build (large, slow): never shipped
 #else

@@ -18,4 +18,8 @@ int parallel_threads();
 // chunks at the same time (within timeout_ms), i.e. the pool did not serialise them.
 bool parallel_callers_overlap(int callers, int timeout_ms);
 
+// Test hook: parallel_for over [0, n) in chunks of one, where the chunk holding `failing` throws
+// std::runtime_error; the exception reaches the caller and the pool keeps working.
+void parallel_throw_at(int n, int failing);
+
 }  // namespace fastdet
