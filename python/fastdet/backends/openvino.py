@@ -128,15 +128,27 @@ class _Slot:
                 compiled = b._compile("throughput")
                 self.throughput_requests = [compiled.create_infer_request() for _ in range(b._streams())]
             requests = self.throughput_requests
-            for i, (tin, tout) in enumerate(tensors):
-                request = requests[i % len(requests)]
-                if i >= len(requests):
-                    request.wait()  # more sub-batches than requests (a fixed-batch model): reuse
-                request.set_input_tensor(tin)
-                request.set_output_tensor(tout)
-                request.start_async()
-            for request in requests[: len(tensors)]:
-                request.wait()
+            started: list[Any] = []
+            try:
+                for i, (tin, tout) in enumerate(tensors):
+                    request = requests[i % len(requests)]
+                    if i >= len(requests):
+                        request.wait()  # more sub-batches than requests (a fixed-batch model): reuse
+                    request.set_input_tensor(tin)
+                    request.set_output_tensor(tout)
+                    request.start_async()
+                    started.append(request)
+            finally:
+                # Every started request is waited for, even when one failed: none may still write
+                # into this slot's buffers once the call returns (the slot goes back to the pool).
+                error = None
+                for request in dict.fromkeys(started):
+                    try:
+                        request.wait()
+                    except Exception as e:  # noqa: BLE001 - the first failure is raised below
+                        error = error or e
+                if error is not None:
+                    raise error
         return self.output[: len(tensors) * tensors[0][0].shape[0]]
 
     def _tensors(self, mode: str, batch: int) -> list[tuple[Any, Any]]:
