@@ -48,10 +48,12 @@ class SharedBuckets:
 
     def take(self, name: str, rate: float, burst: float, now: float | None = None) -> float:
         """Takes one token of ``name``'s bucket: 0.0 when granted, else the seconds until one is there."""
-        now = time.monotonic() if now is None else now
         fd, offset = self._fd(name), 0
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
+            # The time is read under the lock: read before it, a process that waited would see the
+            # stamp of one that went first in its future and take it for a restarted clock.
+            now = time.monotonic() if now is None else now
             tokens, stamp = _SLOT.unpack(os.pread(fd, _SLOT.size, offset))
             if stamp <= 0 or stamp > now:  # never used, or the clock restarted (a reboot)
                 tokens, stamp = burst, now
