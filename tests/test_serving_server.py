@@ -249,6 +249,13 @@ def test_a_batching_detector_model_refuses_raw_frames(setup):
     status, _, doc = rest(setup, "open-detector", infer_json(name="images", datatype="UINT8", shape=[1, 2, 6, 3],
                                                              data=frame.ravel().tolist()))
     assert status == 400 and "BYTES item" in doc["error"], doc
+    from concurrent.futures import ThreadPoolExecutor
+
+    other = np.full((3, 5, 3), 9, np.uint8)  # two sizes that may land in one batch: both refused, clearly
+    with ThreadPoolExecutor(2) as pool:
+        replies = list(pool.map(lambda f: rest(setup, "open-detector", infer_json(
+            name="images", datatype="UINT8", shape=[1, *f.shape], data=f.ravel().tolist())), (frame, other)))
+    assert [(s, "BYTES item" in d["error"]) for s, _, d in replies] == [(400, True)] * 2, replies
     buf = __import__("io").BytesIO()
     np.save(buf, frame)
     status, _, doc = rest(setup, "open-detector", infer_json(buf.getvalue(), name="images"))

@@ -61,11 +61,12 @@ class FastdetRuntime(MLModel):
         return True
 
     async def predict(self, payload: InferenceRequest) -> InferenceResponse:
-        items = batch_inputs(payload)
-        if isinstance(items, np.ndarray) and (self.settings.max_batch_size or 0) > 1:
+        if (self.settings.max_batch_size or 0) > 1 and any(i.datatype == "UINT8" for i in payload.inputs):
             # MLServer's batcher joins requests with the first one's shape and datatype, so frames of
-            # two sizes (or frames next to encoded images) cannot be told apart once merged.
+            # two sizes (or frames next to encoded images) cannot be told apart once merged: said
+            # before the merged tensor is read, whatever its sizes add up to.
             raise BadRequest(RAW_FRAMES_BATCHED)
+        items = batch_inputs(payload)
         results = await asyncio.to_thread(self._answer, items)
         return InferenceResponse(model_name=self.name, model_version=self.version,
                                  outputs=batch_outputs(results, self._options.max_det))
