@@ -6,6 +6,9 @@ the umask, files are written 0600 by an atomic rename, and a folder or file that
 this user, or that group or others can write, is refused with ``UnsafeCacheError`` — not used, and
 not silently "fixed" (the process cannot know what was written while it was open).
 
+Files an operator provides (a server's policy, its internal key) are checked by the same rule
+with one difference: root may own them, as Kubernetes mounts Secrets (``read_operator_file``).
+
 The one atomic write of the project lives here too.
 """
 
@@ -56,6 +59,50 @@ def read_trusted(path: Path, what: str = "cache file") -> bytes:
             if st.st_uid != os.getuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
                 check_trusted(path, what)  # raises with the reason
         return f.read()
+
+
+def _operator_writers(st: os.stat_result, path: Path, what: str, error: type[Exception], folder: bool = False) -> None:
+    """Only this user or root may own ``path``, and nobody else may write it. A folder others may
+    write is accepted only with the sticky bit (as /tmp, and the tmpfs Kubernetes mounts Secrets
+    on): there nobody can rename or replace an entry they do not own, and every entry followed is
+    checked to belong to this user or root."""
+    if st.st_uid not in (os.getuid(), 0):
+        raise error(f"{what} {str(path)!r} belongs to another user (uid {st.st_uid}); refusing to use it")
+    if stat.S_ISLNK(st.st_mode) or not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return
+    if folder and st.st_mode & stat.S_ISVTX:
+        return
+    raise error(f"{what} {str(path)!r} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
+                f"refusing to use it (chmod go-w)")
+
+
+def read_operator_file(path: Path, what: str, error: type[Exception] = UnsafeCacheError) -> bytes:
+    """The bytes of a file an operator provides and fastdet trusts (a server's policy, its
+    internal key): the file, its folder and every symbolic link on the way (Kubernetes mounts a
+    Secret's files as links into ``..data``) must belong to this user or root and be writable by
+    nobody else. Root's files are accepted
+    because a Secret or ConfigMap is mounted root-owned and the server runs as another user; what
+    is refused is a file another non-root user could have written. FileNotFoundError passes."""
+    if not _POSIX:  # pragma: no cover - no POSIX owners
+        return Path(path).read_bytes()
+    name = Path(os.path.abspath(path))
+    for _ in range(40):
+        folder = Path(os.path.realpath(name.parent))
+        _operator_writers(os.stat(folder), folder, f"the folder of the {what}", error, folder=True)
+        entry = folder / name.name
+        st = os.lstat(entry)
+        _operator_writers(st, entry, what, error)
+        if stat.S_ISLNK(st.st_mode):
+            name = Path(os.path.abspath(folder / os.readlink(entry)))
+            continue
+        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            now = os.fstat(f.fileno())
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                raise error(f"{what} {str(path)!r} was replaced while it was read")
+            _operator_writers(now, entry, what, error)
+            return f.read()
+    raise error(f"{what} {str(path)!r}: too many symbolic links")
 
 
 def write_atomic(path: Path, data: bytes) -> Path:

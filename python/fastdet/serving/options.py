@@ -24,7 +24,6 @@ Router model (``fastdet.serving.FastdetRouter``), ``extra``:
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -77,47 +76,13 @@ class UntrustedFile(SettingsError):
     """A file the server trusts (policy, internal key) that another user could have written."""
 
 
-def _check_writers(st: os.stat_result, path: Path, what: str, folder: bool = False) -> None:
-    """Only this user or root may own ``path``, and nobody else may write it. A folder others may
-    write is accepted only with the sticky bit (as /tmp, and the tmpfs Kubernetes mounts Secrets
-    on): there nobody can rename or replace an entry they do not own, and every entry followed is
-    checked to belong to this user or root."""
-    if st.st_uid not in (os.getuid(), 0):
-        raise UntrustedFile(f"{what} {str(path)!r} belongs to another user (uid {st.st_uid}); refusing to use it")
-    if stat.S_ISLNK(st.st_mode) or not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return
-    if folder and st.st_mode & stat.S_ISVTX:
-        return
-    raise UntrustedFile(f"{what} {str(path)!r} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o}); "
-                        f"refusing to use it (chmod go-w)")
-
-
 def read_trusted_file(path: Path, what: str) -> bytes:
-    """The bytes of a file the server trusts (its policy, its internal key): the file, its folder and
-    every symbolic link on the way (Kubernetes mounts a Secret's files as links into ``..data``)
-    must belong to this user or root and be writable by nobody else. Root's files are accepted
-    because a Secret or ConfigMap is mounted root-owned and the server runs as another user; what
-    is refused is a file another non-root user could have written. FileNotFoundError passes."""
-    if not hasattr(os, "getuid"):  # pragma: no cover - no POSIX owners
-        return Path(path).read_bytes()
-    name = Path(os.path.abspath(path))
-    for _ in range(40):
-        folder = Path(os.path.realpath(name.parent))
-        _check_writers(os.stat(folder), folder, f"the folder of the {what}", folder=True)
-        entry = folder / name.name
-        st = os.lstat(entry)
-        _check_writers(st, entry, what)
-        if stat.S_ISLNK(st.st_mode):
-            name = Path(os.path.abspath(folder / os.readlink(entry)))
-            continue
-        fd = os.open(entry, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as f:
-            now = os.fstat(f.fileno())
-            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
-                raise UntrustedFile(f"{what} {str(path)!r} was replaced while it was read")
-            _check_writers(now, entry, what)
-            return f.read()
-    raise UntrustedFile(f"{what} {str(path)!r}: too many symbolic links")
+    """The bytes of an operator's file the server trusts (its policy, its internal key); see
+    ``private_files.read_operator_file`` (root-owned Secret files pass, files another non-root
+    user could write are refused)."""
+    from ..private_files import read_operator_file
+
+    return read_operator_file(path, what, UntrustedFile)
 
 
 def read_internal_key(path: Path | None) -> bytes | None:
