@@ -6,6 +6,7 @@ it would make it a validation set.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,12 +34,20 @@ class Policy:
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise InputError(f"metric: expected one of {', '.join(METRICS)}, got {self.metric!r}")
-        if self.margin < 0:
-            raise InputError(f"margin: expected 0 or more, got {self.margin}")
-        if self.budget_ms is not None and self.budget_ms <= 0:
-            raise InputError(f"budget_ms: expected a positive number of milliseconds, got {self.budget_ms}")
-        if self.max_slowdown is not None and self.max_slowdown <= 0:
-            raise InputError(f"max_slowdown: expected a positive ratio, got {self.max_slowdown}")
+        # Written so that NaN fails every check: a NaN limit would make every gate pass.
+        if not (_finite(self.margin) and self.margin >= 0):
+            raise InputError(f"margin: expected a finite number, 0 or more, got {self.margin}")
+        if self.budget_ms is not None and not (_finite(self.budget_ms) and self.budget_ms > 0):
+            raise InputError(f"budget_ms: expected a finite positive number of milliseconds, got {self.budget_ms}")
+        if self.max_slowdown is not None and not (_finite(self.max_slowdown) and self.max_slowdown > 0):
+            raise InputError(f"max_slowdown: expected a finite positive ratio, got {self.max_slowdown}")
+
+
+def _finite(x: Any) -> bool:
+    try:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+    except TypeError:
+        return False
 
 
 def decide(champion: dict[str, Any], challenger: dict[str, Any], policy: Policy) -> tuple[bool, str]:
@@ -50,13 +59,15 @@ def decide(champion: dict[str, Any], challenger: dict[str, Any], policy: Policy)
     la, lb = champion["latency_ms"]["p50_ms"], challenger["latency_ms"]["p50_ms"]
     reasons = []
     gain = b - a
-    if gain < policy.margin:
+    # Every gate is written as "refuse unless the condition holds" so that a NaN anywhere refuses.
+    if not gain >= policy.margin:
         reasons.append(f"{policy.metric} {b:.4f} vs champion {a:.4f}: gain {gain:+.4f} is below the margin "
                        f"{policy.margin:g}")
-    if policy.budget_ms is not None and lb > policy.budget_ms:
+    if policy.budget_ms is not None and not lb <= policy.budget_ms:
         reasons.append(f"median latency {lb:.1f} ms exceeds the budget {policy.budget_ms:g} ms")
-    if policy.max_slowdown is not None and lb > la * policy.max_slowdown:
-        reasons.append(f"median latency {lb:.1f} ms is {lb / la:.2f}x the champion's {la:.1f} ms "
+    if policy.max_slowdown is not None and not lb <= la * policy.max_slowdown:
+        ratio = f"{lb / la:.2f}" if la else "inf"
+        reasons.append(f"median latency {lb:.1f} ms is {ratio}x the champion's {la:.1f} ms "
                        f"(limit {policy.max_slowdown:g}x)")
     if reasons:
         return False, "kept the champion: " + "; ".join(reasons)

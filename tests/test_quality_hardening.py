@@ -1,0 +1,46 @@
+"""Quality commands refuse inputs that would make their gates or results meaningless."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import fastdet
+from fastdet.cli import main
+from fastdet.quality.promote import Policy, decide
+from tiny_datasets import NAMES, two_images
+from tiny_models import yolov8_like
+
+NAN = float("nan")
+
+
+def _report(ap, ms):
+    return {"metrics": {"person_ap50_95": ap, "map50_95": ap}, "latency_ms": {"p50_ms": ms}}
+
+
+@pytest.mark.parametrize("kwargs", [{"margin": NAN}, {"budget_ms": NAN}, {"max_slowdown": NAN},
+                                    {"margin": math.inf}, {"budget_ms": math.inf}, {"max_slowdown": -math.inf}])
+def test_policy_rejects_non_finite(kwargs):
+    with pytest.raises(fastdet.InputError):
+        Policy(**kwargs)
+
+
+@pytest.mark.parametrize("flag", ["--margin", "--budget-ms", "--max-slowdown"])
+def test_promote_cli_rejects_nan(tmp_path, monkeypatch, capsys, flag):
+    monkeypatch.setenv("FASTDET_REGISTRY", str(tmp_path / "reg"))
+    assert main(["promote", "ped", "--challenger", "v2", "--data", str(tmp_path), flag, "nan"]) == 2
+    assert "finite" in capsys.readouterr().err
+
+
+def test_decide_nan_never_promotes():
+    # Policy is frozen but its checks could be bypassed; decide itself must not let NaN through.
+    for field in ("margin", "budget_ms", "max_slowdown"):
+        policy = Policy()
+        object.__setattr__(policy, field, NAN)
+        assert not decide(_report(0.5, 10), _report(0.9, 10), policy)[0], field
+    assert not decide(_report(0.5, 10), _report(NAN, 10), Policy())[0]
+    assert not decide(_report(0.5, 10), _report(0.9, NAN), Policy())[0]
+    assert not decide(_report(0.5, 10), _report(0.9, NAN), Policy(max_slowdown=None, budget_ms=100))[0]
