@@ -87,6 +87,67 @@ def test_copies_land_together_and_bad_input(tmp_path):
     assert main(["split", str(tmp_path / "nowhere"), "--seed", "1"]) == 2
 
 
+def test_copies_labelled_differently_land_together(tmp_path):
+    """A copy without labels (or with other labels) falls in another stratum: it must still go
+    where the image's other copies go, or one copy could train the model another tests."""
+    rng = np.random.default_rng(123)
+    many_images(tmp_path, 60)
+    for i in range(150):
+        px = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        write_image(tmp_path, f"person{i}.png", px)
+        write_labels(tmp_path, f"person{i}", ["0 0.5 0.5 0.5 0.5"])
+        write_image(tmp_path, f"bare{i}.png", px)
+    where = {p.name: k for k, ps in split_dataset(tmp_path, (0.8, 0.1, 0.1), 0).files.items() for p in ps}
+    assert [i for i in range(150) if where[f"person{i}.png"] != where[f"bare{i}.png"]] == []
+
+
+def test_a_later_split_moves_no_image_whatever_its_labels(tmp_path):
+    from fastdet.quality.split import write_split
+
+    many_images(tmp_path, 90)
+    first = split_dataset(tmp_path, (0.8, 0.1, 0.1), 0)
+    write_split(first, tmp_path, seed=0, ratios=(0.8, 0.1, 0.1), person_class=0, names=NAMES)
+    where = {p.name: k for k, ps in first.files.items() for p in ps}
+    for name, split in where.items():  # every image now says something else
+        write_labels(tmp_path, name[:-4], [] if split == "test" else ["0 0.5 0.5 0.5 0.5"])
+    second = split_dataset(tmp_path, (0.8, 0.1, 0.1), 0, previous=read_manifest(tmp_path))
+    assert {p.name: k for k, ps in second.files.items() for p in ps} == where
+    assert second.test_sha256 == first.test_sha256
+    with pytest.raises(fastdet.InputError, match="person class"):
+        split_dataset(tmp_path, (0.8, 0.1, 0.1), 0, person_class=1, previous=read_manifest(tmp_path))
+
+
+def test_images_added_after_a_small_first_split_fill_every_split(tmp_path):
+    """Cuts placed between 2 images per stratum must not decide the shares of the 900 added later."""
+    from fastdet.quality.split import write_split
+
+    many_images(tmp_path, 6)
+    first = split_dataset(tmp_path, (0.8, 0.1, 0.1), 0)
+    write_split(first, tmp_path, seed=0, ratios=(0.8, 0.1, 0.1), person_class=0, names=NAMES)
+    many_images(tmp_path, 900, seed=1, start=6)
+    second = split_dataset(tmp_path, (0.8, 0.1, 0.1), 0, previous=read_manifest(tmp_path))
+    for stratum, shares in second.shares().items():
+        assert shares["val"] == pytest.approx(0.1, abs=0.03), (stratum, shares)
+        assert shares["test"] == pytest.approx(0.1, abs=0.03), (stratum, shares)
+
+
+@pytest.mark.usefixtures("cpu_backend")
+def test_the_seal_holds_through_subfolders_and_lists_elsewhere(tmp_path, capsys):
+    data = tmp_path / "d"
+    many_images(data, 60)
+    assert main(["split", str(data), "--seed", "0"]) == 0
+    model = yolov8_like(tmp_path / "m.onnx", np.array([[32, 32, 8, 8]], np.float32), np.array([[0.9], [0.0]]),
+                        metadata={"names": repr(NAMES)})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    tests = [str((data / line[2:]).resolve()) for line in _lines(data, "test")]
+    (elsewhere / "mine.txt").write_text("\n".join(tests) + "\n")
+    capsys.readouterr()
+    for target in (data / "images", elsewhere / "mine.txt"):
+        assert main(["eval", str(model), str(target)]) == 2
+        assert "sealed test split" in capsys.readouterr().err
+
+
 @pytest.mark.usefixtures("cpu_backend")
 def test_sealed_test_split(tmp_path, capsys):
     data = two_images(tmp_path / "d")

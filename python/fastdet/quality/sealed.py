@@ -3,8 +3,8 @@ such look is appended to ``test_log.jsonl`` beside the split, so a team sees how
 
 The split's manifest (``split.json``, written by ``fastdet split``) lists the test images by
 content hash, so the seal holds whatever list or folder the images are reached through: the
-manifest is looked for beside the data (the split file's folder, the dataset YAML's folder, or
-inside a data folder).
+manifest is looked for in the data's folder and every folder above it, and above the folders of
+the images a split file lists.
 """
 
 from __future__ import annotations
@@ -37,14 +37,36 @@ class Seal:
 
 
 def find_seal(data: str | os.PathLike[str]) -> Seal | None:
-    """The seal of the split that ``data`` (a folder, split file, YAML or JSON file) belongs to,
-    if ``split.json`` lies beside it."""
+    """The seal of the split(s) that ``data`` (a folder, split file, YAML or JSON file) or the
+    images it lists belong to: ``split.json`` in the data's folder or any folder above it, or
+    above any listed image's folder. So reaching test images through a subfolder (``DATA/images``)
+    or through a list written elsewhere does not get round the seal; the hashes of every split
+    found are sealed together."""
     path = Path(data).expanduser()
-    folder = path if path.is_dir() else path.parent
-    manifest = read_manifest(folder)
-    if manifest is None:
+    start = path if path.is_dir() else path.parent
+    folders = {start.resolve()}
+    if path.is_file() and path.suffix.lower() == ".txt":
+        from .yolo_data import list_images
+
+        try:
+            folders |= {p.parent.resolve() for p in list_images(path)}
+        except InputError:
+            pass  # the evaluation reports an unusable list itself
+    found: dict[Path, frozenset[str]] = {}
+    seen: set[Path] = set()
+    for folder in sorted(folders):
+        for candidate in (folder, *folder.parents):
+            if candidate in seen:
+                break  # this folder's ancestors were searched from another image's folder
+            seen.add(candidate)
+            manifest = read_manifest(candidate)
+            if manifest is not None:
+                found[candidate] = frozenset(manifest["test_sha256"])
+    if not found:
         return None
-    return Seal(folder, frozenset(manifest["test_sha256"]))
+    # The log goes beside the split nearest the data (the one a user would look in).
+    nearest = next((f for f in (start.resolve(), *start.resolve().parents) if f in found), min(found))
+    return Seal(nearest, frozenset().union(*found.values()))
 
 
 def check(seal: Seal | None, gt: GroundTruth, allow_test: bool, what: str = "evaluation") -> int:

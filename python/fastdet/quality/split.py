@@ -5,9 +5,11 @@ labels. Its place is u = the first 8 bytes of SHA-256(seed, image bytes) read as
 [0, 1): it goes to train when u < t1, val when u < t2, test otherwise, with (t1, t2) the stratum's
 thresholds. The first split of a dataset sets each stratum's thresholds at the quantiles of its
 images' u that give the ratios (so shares are exact up to one image per stratum) and stores
-them in ``split.json``; a later split of the same dataset with the same seed and ratios reuses
-them, so images added since go where their hash says and no earlier image moves. Identical
-images (same bytes) always land together: no copy of a test image can sit in train.
+them in ``split.json`` with every image's split (by content hash); a later split of the same
+dataset with the same seed, ratios and person class keeps every earlier image where it was —
+relabelled or not — and places images added since by their hash against cuts recomputed over
+all images. Identical images (same bytes) take one stratum and always land together: no copy of
+a test image can sit in train.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ def quantile_thresholds(u: np.ndarray, ratios: tuple[float, float, float]) -> tu
 @dataclass
 class SplitResult:
     """files: split name -> image paths; counts: stratum -> split -> images; thresholds: stratum ->
-    (t1, t2); test_sha256: content hashes of the test images; reused: thresholds came from an
-    existing split.json."""
+    (t1, t2); test_sha256 / train_sha256 / val_sha256: content hashes of each split's images;
+    reused: an existing split.json's placements were kept."""
 
     files: dict[str, list[Path]]
     counts: dict[str, dict[str, int]]
@@ -87,6 +89,8 @@ class SplitResult:
     test_sha256: list[str]
     issues: DataIssues = field(default_factory=DataIssues)
     reused: bool = False
+    train_sha256: list[str] = field(default_factory=list)
+    val_sha256: list[str] = field(default_factory=list)
 
     def shares(self) -> dict[str, dict[str, float]]:
         """stratum -> split -> share of the stratum's images (0..1)."""
@@ -118,11 +122,12 @@ def split_dataset(data: str | os.PathLike[str], ratios: tuple[float, float, floa
     training)."""
     issues = DataIssues()
     if previous is not None:
-        old = (previous.get("seed"), [round(v, 9) for v in previous.get("ratios", [])])
-        if old != (seed, [round(v, 9) for v in ratios]):
-            raise InputError(f"a split already exists with seed {old[0]} and ratios {old[1]}; a different one would "
-                             f"move images of the sealed test split into training. Keep them, or pass --force "
-                             f"to replace the split (the test split is then no longer unseen)")
+        old = (previous.get("seed"), [round(v, 9) for v in previous.get("ratios", [])],
+               previous.get("person_class", person_class))
+        if old != (seed, [round(v, 9) for v in ratios], person_class):
+            raise InputError(f"a split already exists with seed {old[0]}, ratios {old[1]} and person class {old[2]}; a "
+                             f"different one would move images of the sealed test split into training. Keep them, "
+                             f"or pass --force to replace the split (the test split is then no longer unseen)")
     rows: list[tuple[Path, str, str, float]] = []  # path, sha, stratum, position
     for path in list_images(data):
         try:
@@ -145,25 +150,48 @@ def split_dataset(data: str | os.PathLike[str], ratios: tuple[float, float, floa
             issues.add("duplicate_image", f"{path.name} = {first[sha].name} (kept in the same split)")
         else:
             first[sha] = path
+    # One stratum per image content: copies labelled differently (or one unlabelled) must not be
+    # cut at different thresholds, which could put one copy in train and another in test.
+    rank = {s: i for i, s in enumerate(STRATA)}
+    strata: dict[str, str] = {}
+    for _, sha, s, _ in rows:
+        if sha not in strata or rank[s] < rank[strata[sha]]:
+            strata[sha] = s
+    # Images placed by the earlier split stay where they are, whatever their labels say now:
+    # a test image must never leave the seal, and a training image must never enter it.
+    pinned: dict[str, str] = {}
+    whole = previous is not None and all(f"{k}_sha256" in previous for k in SPLITS)
+    if previous is not None:
+        for name in SPLITS:
+            for sha in previous.get(f"{name}_sha256", []):
+                pinned[sha] = name
     thresholds: dict[str, tuple[float, float]] = {}
     for s in STRATA:
-        if previous is not None and s in previous["thresholds"]:
+        if previous is not None and not whole and s in previous["thresholds"]:
+            # An older manifest knows only the test images: its cuts keep the others in place.
             t1, t2 = previous["thresholds"][s]
             thresholds[s] = (float(t1), float(t2))
         else:
-            # Each distinct image counts once when placing the cuts (copies share a position).
-            thresholds[s] = quantile_thresholds(np.array(sorted({p for _, _, st, p in rows if st == s})), ratios)
+            # Each distinct image counts once when placing the cuts (copies share a position);
+            # images pinned by an earlier split take part, so new images fill the ratios overall.
+            thresholds[s] = quantile_thresholds(
+                np.array(sorted({p for _, sha, _, p in rows if strata[sha] == s})), ratios)
     files: dict[str, list[Path]] = {k: [] for k in SPLITS}
     counts = {s: dict.fromkeys(SPLITS, 0) for s in STRATA}
-    test_sha: set[str] = set()
-    for path, sha, s, p in rows:
+    placed: dict[str, set[str]] = {k: set() for k in SPLITS}
+    for path, sha, _, p in rows:
+        s = strata[sha]
         t1, t2 = thresholds[s]
-        name = "train" if p < t1 else "val" if p < t2 else "test"
+        name = pinned.get(sha) or ("train" if p < t1 else "val" if p < t2 else "test")
         files[name].append(path)
         counts[s][name] += 1
-        if name == "test":
-            test_sha.add(sha)
-    return SplitResult(files, counts, thresholds, sorted(test_sha), issues, previous is not None)
+        placed[name].add(sha)
+    test_sha = placed["test"]
+    # A test image of the earlier split that is gone from the data stays sealed: it may come back.
+    if previous is not None:
+        test_sha |= set(previous.get("test_sha256", [])) - placed["train"] - placed["val"]
+    return SplitResult(files, counts, thresholds, sorted(test_sha), issues, previous is not None,
+                       sorted(placed["train"]), sorted(placed["val"]))
 
 
 def _listed(path: Path, out: Path) -> str:
@@ -201,6 +229,9 @@ def write_split(result: SplitResult, out: Path, *, seed: int, ratios: tuple[floa
         "counts": result.counts,
         "thresholds": {k: list(v) for k, v in result.thresholds.items()},
         "test_sha256": result.test_sha256,
+        # Where every image went, so a later split keeps each one in place (stable, sealed).
+        "train_sha256": result.train_sha256,
+        "val_sha256": result.val_sha256,
     }
     written["manifest"] = out / MANIFEST
     written["manifest"].write_text(json.dumps(manifest, indent=1) + "\n")
