@@ -44,3 +44,39 @@ def test_decide_nan_never_promotes():
     assert not decide(_report(0.5, 10), _report(NAN, 10), Policy())[0]
     assert not decide(_report(0.5, 10), _report(0.9, NAN), Policy())[0]
     assert not decide(_report(0.5, 10), _report(0.9, NAN), Policy(max_slowdown=None, budget_ms=100))[0]
+
+
+def _model(folder, name="m.onnx", boxes=((16, 32, 16, 16), (48, 32, 8, 8))):
+    return yolov8_like(folder / name, np.array(boxes, np.float32), np.array([[0.9, 0.0], [0.0, 0.8]]),
+                       metadata={"names": repr(NAMES)})
+
+
+def _undecodable(folder, n=3):
+    images = folder / "images"
+    images.mkdir(parents=True)
+    for i in range(n):
+        (images / f"x{i}.jpg").write_bytes(b"not a jpeg %d" % i)
+    return folder
+
+
+def test_compare_refuses_zero_images(tmp_path, capsys):
+    a = _model(tmp_path)
+    b = _model(tmp_path, "b.onnx", boxes=((40, 10, 8, 8), (10, 50, 8, 8)))
+    bad = _undecodable(tmp_path / "bad")
+    good = two_images(tmp_path / "good")
+    gates = ["--backend", "onnxruntime-cpu", "--fail-under", "agreement=0.99", "--max-score-diff", "0.01"]
+    assert main(["compare", str(a), str(b), "--data", str(bad / "images"), *gates, "--json"]) == 2
+    assert "no image" in capsys.readouterr().err
+    for limit in ("0", "-1"):
+        assert main(["compare", str(a), str(b), "--data", str(good / "images"), *gates, "--limit", limit]) == 2
+        assert "--limit" in capsys.readouterr().err
+    assert main(["compare", str(a), str(b), "--data", str(good / "images"), "--backend", "onnxruntime-cpu",
+                 "--max-score-diff", "nan"]) == 2
+    assert main(["compare", str(a), str(b), "--data", str(good / "images"), "--backend", "onnxruntime-cpu",
+                 "--fail-under", "agreement=nan"]) == 2
+
+
+def test_compare_failures_nan_fails():
+    from fastdet.quality.compare import failures
+    summary = {"agreement": NAN, "score_diff_max": NAN}
+    assert failures(summary, {"agreement": 0.5}) and failures(summary, {}, max_score_diff=0.1)

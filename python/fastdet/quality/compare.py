@@ -8,6 +8,7 @@ Per image and class, boxes of A and B are paired by an optimal assignment on IoU
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -105,12 +106,14 @@ def parse_thresholds(items: Sequence[str]) -> dict[str, float]:
                 out[name] = float(value)
             except ValueError:
                 raise InputError(f"--fail-under {part!r}: expected NAME=NUMBER, e.g. agreement=0.95") from None
+            if not math.isfinite(out[name]):
+                raise InputError(f"--fail-under {part!r}: expected a finite number")
     return out
 
 
 def failures(summary: dict[str, float], fail_under: dict[str, float], max_score_diff: float | None = None) -> list[str]:
-    """The gates ``summary`` misses, as lines a user reads."""
-    out = [f"{k} {summary[k]:.4f} < {v:g}" for k, v in fail_under.items() if summary[k] < v]
-    if max_score_diff is not None and summary["score_diff_max"] > max_score_diff:
+    """The gates ``summary`` misses, as lines a user reads. Written so that a NaN fails a gate."""
+    out = [f"{k} {summary[k]:.4f} < {v:g}" for k, v in fail_under.items() if not summary[k] >= v]
+    if max_score_diff is not None and not summary["score_diff_max"] <= max_score_diff:
         out.append(f"score_diff_max {summary['score_diff_max']:.4f} > {max_score_diff:g}")
     return out

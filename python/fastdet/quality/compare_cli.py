@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
                          "--backend openvino-cpu)")
     if len(args.backend) > 2:
         raise InputError("compare: at most two --backend options")
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"compare: --limit must be 1 or more, got {args.limit}")
+    if args.max_score_diff is not None and not args.max_score_diff >= 0:
+        raise InputError(f"compare: --max-score-diff must be a finite number, 0 or more, got {args.max_score_diff}")
     gates = parse_thresholds(args.fail_under)
     models = args.models * 2 if len(args.models) == 1 else args.models
     specs = (args.backend * 2 if len(args.backend) == 1 else args.backend) or ["auto", "auto"]
@@ -66,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
             tqdm.write(f"fastdet: {path}: {e} (skipped)", file=sys.stderr)
             continue
         agreement.add(detectors[0].detect(frame), detectors[1].detect(frame), args.match_iou)
+    if not agreement.images:
+        # Agreement over nothing is 1.0 by convention; no gate may pass on it.
+        raise InputError(f"compare: no image of {args.data} could be compared ({len(images)} listed, "
+                         f"{skipped} undecodable)")
     summary = agreement.summary()
     sides = [f"{m} ({d.backend})" for m, d in zip(models, detectors)]
     failed = failures(summary, gates, args.max_score_diff)
