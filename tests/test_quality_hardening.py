@@ -80,3 +80,27 @@ def test_compare_failures_nan_fails():
     from fastdet.quality.compare import failures
     summary = {"agreement": NAN, "score_diff_max": NAN}
     assert failures(summary, {"agreement": 0.5}) and failures(summary, {}, max_score_diff=0.1)
+
+
+def test_eval_refuses_zero_images(tmp_path, capsys):
+    m = _model(tmp_path)
+    bad = _undecodable(tmp_path / "bad")
+    good = two_images(tmp_path / "good")
+    assert main(["eval", str(m), str(bad), "--backend", "onnxruntime-cpu"]) == 2
+    assert "decoded" in capsys.readouterr().err
+    for limit in ("0", "-1"):
+        assert main(["eval", str(m), str(good), "--backend", "onnxruntime-cpu", "--limit", limit]) == 2
+        assert "limit" in capsys.readouterr().err
+
+
+def test_eval_warns_about_undecodable_images(tmp_path, caplog):
+    import logging
+
+    from fastdet.quality.evaluation import evaluate_model
+    m = _model(tmp_path)
+    data = two_images(tmp_path / "d")
+    (data / "images" / "c.jpg").write_bytes(b"not a jpeg")
+    with caplog.at_level(logging.WARNING, logger="fastdet"):
+        run = evaluate_model(m, data, backend="onnxruntime-cpu")
+    assert len(run.gt.images) == 2
+    assert any("1 image(s) could not be decoded" in r.getMessage() for r in caplog.records)

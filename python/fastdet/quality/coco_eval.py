@@ -157,6 +157,8 @@ def predict(detector: Any, gt: GroundTruth, progress: bool = False) -> Predictio
             gt.issues.add("size_mismatch", f"{img.path.name} ({img.size[1]}x{img.size[0]} in the annotations, "
                                            f"{dets.image_shape[1]}x{dets.image_shape[0]} decoded)")
         kept.append(img)
+    if not kept and gt.images:
+        raise InputError(f"none of the {len(gt.images)} images could be decoded; nothing to score")
     gt.images = kept
     return out
 

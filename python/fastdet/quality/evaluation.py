@@ -4,14 +4,18 @@ size/backend sweep and ``fastdet promote``."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import InputError
 from . import coco_eval, eval_report, sealed
 from .data_issues import DataIssues
 from .data_source import read_ground_truth, resolve
 from .ground_truth import GroundTruth
+
+log = logging.getLogger("fastdet")
 
 
 @dataclass
@@ -31,10 +35,14 @@ def load_truth(data: str | os.PathLike[str], names: dict[int, str], *, split: st
     """Ground truth of ``data`` checked (problems logged, or an error with ``strict``) and against
     the sealed test split; returns it, the seal found beside the data, and how many sealed test
     images it holds."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InputError(f"{purpose}: limit must be 1 or more images, got {limit!r}")
     issues = DataIssues()
     gt = read_ground_truth(data, names, split=split, images=images, issues=issues)
     if limit is not None:
         gt.images = gt.images[:limit]
+    if not gt.images:
+        raise InputError(f"{purpose}: {data} has no image to score")
     seal = sealed.find_seal(resolve(data, split))
     n_test = sealed.check(seal, gt, allow_test, purpose)
     issues.report(strict, str(data))
@@ -63,6 +71,11 @@ def evaluate_model(model: str | os.PathLike[str], data: str | os.PathLike[str], 
     # Images that failed to decode were found only now: report them too.
     if strict and gt.issues:
         gt.issues.report(strict, str(data))
+    unreadable = gt.issues.counts.get("unreadable_image", 0) if gt.issues is not None else 0
+    if unreadable:
+        log.warning("%s: %d image(s) could not be decoded and were left out of the metrics", data, unreadable)
+    if not gt.images:
+        raise InputError(f"evaluation: no image of {data} could be decoded; nothing to score")
     settings = {"conf": conf, "iou": iou, "max_det": max_det, "coco_max_dets": coco_max_dets,
                 **({"split": split} if split else {}), **(backend_options or {})}
     report = eval_report.build(det, gt, metrics, preds.latency_ms, data=str(data), settings=settings,
