@@ -98,6 +98,47 @@ def test_resolution_alerts(detector, tmp_path):
     assert len(seen) == 3  # once per resolution
 
 
+def test_observe_from_many_threads_and_bounded_memory():
+    """One Monitor fed by several threads (a shared Detector's callers) counts every frame and
+    never fails; alerts and remembered frame sizes stay bounded on a stream that keeps changing."""
+    import threading
+    from types import SimpleNamespace
+
+    from fastdet.quality import monitor as monitor_module
+    from fastdet.quality.drift_profile import profile_from_signals
+    from fastdet.quality.drift_signals import frame_signals
+
+    rng = np.random.default_rng(0)
+    boxes = SimpleNamespace(xyxy=np.array([[1, 1, 9, 9], [2, 2, 20, 30]], np.float32),
+                            scores=np.array([0.9, 0.8], np.float32), class_ids=np.zeros(2, np.int32))
+    frames = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(20)]
+    profile = profile_from_signals([frame_signals(f, boxes.xyxy, boxes.scores, boxes.class_ids, 0) for f in frames],
+                                   input_size=(64, 64), conf=0.25, person_class=0)
+    monitor = Monitor(profile, window=20, check_every=1, min_frames=1, metrics=False)
+    errors = []
+
+    def feed():
+        for i in range(200):
+            try:
+                monitor.observe(frames[i % 20], boxes)
+            except Exception as e:  # noqa: BLE001 - any failure is the finding
+                errors.append(repr(e))
+
+    threads = [threading.Thread(target=feed) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and monitor.frames == 800
+    empty = SimpleNamespace(xyxy=np.zeros((0, 4), np.float32), scores=np.zeros(0, np.float32),
+                            class_ids=np.zeros(0, np.int32))
+    changing = Monitor(profile, window=10, check_every=10**9, metrics=False)
+    for i in range(2 * monitor_module.MAX_RESOLUTIONS):
+        changing.observe(np.zeros((20 + i, 30, 3), np.uint8), empty)
+    assert len(changing._state.resolutions) <= monitor_module.MAX_RESOLUTIONS + 1
+    assert len(changing.alerts) <= monitor_module.MAX_ALERTS and changing.alerts_total > monitor_module.MAX_RESOLUTIONS
+
+
 def test_prometheus_gauges(detector):
     prometheus_client = pytest.importorskip("prometheus_client")
     registry = prometheus_client.CollectorRegistry()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -86,6 +87,13 @@ class Alert:
     distance: Distance | None = None
 
 
+#: Alerts a Monitor keeps (``alerts``); older ones are counted in ``alerts_total`` only.
+MAX_ALERTS = 1000
+#: Distinct frame sizes a Monitor remembers; a stream changing size more often than that is
+#: reported once and its later new sizes are not alerted on (memory stays bounded).
+MAX_RESOLUTIONS = 256
+
+
 @dataclass
 class _State:
     drifting: set[str] = field(default_factory=set)
@@ -135,7 +143,12 @@ class Monitor:
         self._frames: deque[FrameSignals] = deque(maxlen=window)
         self._state = _State(resolutions=set(map(tuple, self.reference.resolutions)))
         self.frames = 0
-        self.alerts: list[Alert] = []
+        #: The last MAX_ALERTS alerts (alerts_total counts them all).
+        self.alerts: deque[Alert] = deque(maxlen=MAX_ALERTS)
+        self.alerts_total = 0
+        # observe() may be called from several threads (a shared Detector's callers): the window,
+        # the counters and the drift state change under this lock; the per-frame image work does not.
+        self._lock = threading.RLock()
 
     # -- feeding -----------------------------------------------------------------------------------
 
@@ -149,14 +162,15 @@ class Monitor:
         keep = detections.scores > self.reference.conf
         fs = frame_signals(frame[:, :, :3] if frame.shape[2] == 4 else frame, detections.xyxy[keep],
                            detections.scores[keep], detections.class_ids[keep], self.reference.person_class)
-        self.frames += 1
-        self._frames.append(fs)
-        if self._metrics:
-            self._metrics["frames"].labels(self.name).inc()
-        raised = self._check_resolution(fs.shape)
-        if len(self._frames) >= self.min_frames and self.frames % self.check_every == 0:
-            raised += self.check()
-        return raised
+        with self._lock:
+            self.frames += 1
+            self._frames.append(fs)
+            if self._metrics:
+                self._metrics["frames"].labels(self.name).inc()
+            raised = self._check_resolution(fs.shape)
+            if len(self._frames) >= self.min_frames and self.frames % self.check_every == 0:
+                raised += self.check()
+            return raised
 
     def watch(self, detector: Any) -> WatchedDetector:
         """A wrapper whose ``detect(frame, ...)`` detects with ``detector`` and observes the result."""
@@ -166,14 +180,20 @@ class Monitor:
 
     def window_values(self) -> dict[str, np.ndarray]:
         """Each signal's values in the current window: float64[frames] or float64[boxes]."""
-        out = {s: np.array([f.scalars[s] for f in self._frames], np.float64) for s in FRAME_SIGNALS}
+        with self._lock:
+            frames = list(self._frames)
+        out = {s: np.array([f.scalars[s] for f in frames], np.float64) for s in FRAME_SIGNALS}
         for s in BOX_SIGNALS:
-            parts = [f.boxes[s] for f in self._frames]
+            parts = [f.boxes[s] for f in frames]
             out[s] = np.concatenate(parts) if parts else np.zeros(0)
         return out
 
     def check(self) -> list[Alert]:
         """Compares the window with the reference now; returns the alerts raised."""
+        with self._lock:
+            return self._check()
+
+    def _check(self) -> list[Alert]:
         raised = []
         values = self.window_values()
         ref = self.reference
@@ -202,6 +222,13 @@ class Monitor:
     def _check_resolution(self, shape: tuple[int, int]) -> list[Alert]:
         if shape in self._state.resolutions:
             return []
+        if len(self._state.resolutions) >= MAX_RESOLUTIONS:
+            if len(self._state.resolutions) == MAX_RESOLUTIONS:
+                self._state.resolutions.add((-1, -1))  # marks "reported": once only
+                return [self._raise(Alert("resolution", "new_resolution", self.frames,
+                                          f"more than {MAX_RESOLUTIONS} frame sizes seen: new sizes are no longer "
+                                          f"reported one by one"))]
+            return []
         self._state.resolutions.add(shape)
         h, w = shape
         raised = [self._raise(Alert("resolution", "new_resolution", self.frames,
@@ -219,6 +246,7 @@ class Monitor:
 
     def _raise(self, alert: Alert) -> Alert:
         self.alerts.append(alert)
+        self.alerts_total += 1
         log.warning("%s: %s", self.name, alert.message)
         if self._metrics:
             self._metrics["alerts"].labels(self.name, alert.signal).inc()
@@ -229,11 +257,13 @@ class Monitor:
     @property
     def drifting(self) -> set[str]:
         """Signals drifting at the last check."""
-        return set(self._state.drifting)
+        with self._lock:
+            return set(self._state.drifting)
 
     def status(self) -> dict[str, Distance]:
         """Each signal's distance at the last check."""
-        return dict(self._state.last)
+        with self._lock:
+            return dict(self._state.last)
 
 
 class WatchedDetector:
