@@ -104,3 +104,19 @@ def test_eval_warns_about_undecodable_images(tmp_path, caplog):
         run = evaluate_model(m, data, backend="onnxruntime-cpu")
     assert len(run.gt.images) == 2
     assert any("1 image(s) could not be decoded" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("content", [json.dumps({"metrics": {}}), json.dumps([1]), "not json",
+                                     json.dumps({"data": {"sha256": "../../x", "path": "d"}})])
+def test_registry_add_checks_eval_report_first(tmp_path, monkeypatch, capsys, content):
+    from fastdet.quality.registry import Registry
+    monkeypatch.setenv("FASTDET_REGISTRY", str(tmp_path / "reg"))
+    m = _model(tmp_path)
+    report = tmp_path / "report.json"
+    report.write_text(content)
+    assert main(["registry", "add", "ped", str(m), "--eval", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastdet: error: --eval") and len(err.strip().splitlines()) == 1
+    assert Registry().versions("ped") == []
+    assert main(["registry", "add", "ped", str(m), "--eval", str(tmp_path / "missing.json")]) == 2
+    assert Registry().versions("ped") == []

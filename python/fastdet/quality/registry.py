@@ -50,6 +50,32 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_eval_report(report: Any, where: str = "eval report") -> dict[str, Any]:
+    """``report`` if it has what the registry reads from an eval report (``fastdet eval --report``'s
+    JSON); an ``InputError`` naming the first missing or wrong field otherwise."""
+    def need(obj: Any, key: str, path: str) -> Any:
+        if not isinstance(obj, dict) or key not in obj:
+            raise InputError(f"{where}: missing {path} (is it a `fastdet eval --report` JSON?)")
+        return obj[key]
+
+    if not isinstance(report, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(report).__name__}")
+    data = need(report, "data", "data")
+    sha = need(data, "sha256", "data.sha256")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise InputError(f"{where}: data.sha256 is not a SHA-256 hex digest: {sha!r}")
+    need(data, "path", "data.path")
+    need(report, "backend", "backend")
+    metrics = need(report, "metrics", "metrics")
+    for key in ("map50_95", "map50", "person_ap50_95"):
+        need(metrics, key, f"metrics.{key}")
+    need(need(report, "latency_ms", "latency_ms"), "p50_ms", "latency_ms.p50_ms")
+    return report
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
@@ -190,6 +216,7 @@ class Registry:
 
     def add_eval(self, name: str, version: str, report: dict[str, Any]) -> Path:
         """Stores an eval report (``fastdet eval``'s JSON) with ``version``."""
+        check_eval_report(report)
         self.version(name, version)
         folder = self._folder(name, "versions", version, "evals")
         return self._write(folder / f"{_stamp()}_{report['data']['sha256'][:12]}.json", report)

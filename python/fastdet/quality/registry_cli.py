@@ -31,11 +31,10 @@ def run(args: argparse.Namespace) -> int:
 
     reg = Registry(args.root)
     if args.action == "add":
+        report = _read_report(args.eval) if args.eval else None  # checked before anything is added
         record = reg.add(args.name, args.model, version=args.version, parent=args.parent, note=args.note)
-        if args.eval:
-            from pathlib import Path
-
-            reg.add_eval(args.name, record["version"], json.loads(Path(args.eval).read_text()))
+        if report is not None:
+            reg.add_eval(args.name, record["version"], report)
         champ = reg.champion(args.name)
         role = " (champion)" if champ and champ["version"] == record["version"] else ""
         print(f"{args.name} {record['version']}{role}: sha256 {record['sha256'][:16]}..., from {record['source']}")
@@ -64,3 +63,18 @@ def run(args: argparse.Namespace) -> int:
                    for d in reg.decisions(args.name)]}
     print(json.dumps(out, indent=1))
     return 0
+
+
+def _read_report(path: str) -> dict:
+    from pathlib import Path
+
+    from ..errors import InputError
+    from .registry import check_eval_report
+
+    try:
+        report = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise InputError(f"--eval: cannot read {path!r} ({e.strerror or e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(f"--eval: {path!r} is not JSON ({e})") from None
+    return check_eval_report(report, f"--eval {path}")
