@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -120,3 +121,50 @@ def test_registry_add_checks_eval_report_first(tmp_path, monkeypatch, capsys, co
     assert Registry().versions("ped") == []
     assert main(["registry", "add", "ped", str(m), "--eval", str(tmp_path / "missing.json")]) == 2
     assert Registry().versions("ped") == []
+
+
+def _openvino_folder(folder):
+    folder.mkdir()
+    (folder / "model.xml").write_text("<x/>")
+    (folder / "model.bin").write_bytes(b"\0" * 8)
+    return folder
+
+
+def test_registry_add_after_interrupted_add(tmp_path, monkeypatch, capsys):
+    from fastdet.quality.registry import Registry
+    monkeypatch.setenv("FASTDET_REGISTRY", str(tmp_path / "reg"))
+    assert main(["registry", "add", "ped", str(_model(tmp_path))]) == 0
+    # What a crash after copying v2's model folder, before its version.json, left behind.
+    leftover = tmp_path / "reg" / "ped" / "versions" / "v2"
+    (leftover / "model").mkdir(parents=True)
+    for p in (leftover, leftover / "model"):
+        os.chmod(p, 0o700)
+    ov = _openvino_folder(tmp_path / "ov")
+    assert main(["registry", "add", "ped", str(ov)]) == 0
+    assert main(["registry", "add", "ped", str(ov)]) == 0
+    assert [v["version"] for v in Registry().versions("ped")] == ["v1", "v3", "v4"]
+    assert Registry().model_path("ped", "v3").is_dir()
+    capsys.readouterr()
+    assert main(["registry", "add", "ped", str(ov), "--version", "v2"]) == 2
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_registry_folder_copy_is_atomic(tmp_path, monkeypatch):
+    import shutil
+
+    from fastdet.quality import registry as registry_module
+    monkeypatch.setenv("FASTDET_REGISTRY", str(tmp_path / "reg"))
+    ov = _openvino_folder(tmp_path / "ov")
+    real = shutil.copytree
+
+    def crash(src, dst, *a, **k):
+        os.makedirs(dst)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(registry_module.shutil, "copytree", crash)
+    assert main(["registry", "add", "ped", str(ov)]) == 2
+    assert not list((tmp_path / "reg" / "ped" / "versions").rglob("model"))
+    monkeypatch.setattr(registry_module.shutil, "copytree", real)
+    assert main(["registry", "add", "ped", str(ov)]) == 0
+    reg = registry_module.Registry()
+    assert len(reg.versions("ped")) == 1 and reg.model_path("ped").is_dir()

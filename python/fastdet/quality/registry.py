@@ -26,6 +26,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -185,22 +186,35 @@ class Registry:
             raise InputError(f"registry add: no such model: {str(src)!r}")
         with self.locked(name):
             existing = {v["version"] for v in self.versions(name)}
+            # A version folder without version.json was left by an add that did not finish: its id
+            # is taken (never reused, so nothing half-written is mistaken for a new version).
+            versions_dir = self.root / name / "versions"
+            taken = existing | ({p.name for p in versions_dir.iterdir()} if versions_dir.is_dir() else set())
             if version is None:
                 n = len(existing) + 1
-                while f"v{n}" in existing:
+                while f"v{n}" in taken:
                     n += 1
                 version = f"v{n}"
             _check_name(version, "version")
             if version in existing:
                 raise InputError(f"registry add: {name} already has a version {version!r}")
+            if version in taken:
+                raise InputError(f"registry add: {versions_dir / version} was left by an interrupted add (it has no "
+                                 f"version.json); remove it or choose another --version")
             if parent is not None and parent not in existing:
                 raise InputError(f"registry add: parent {parent!r} is not a version of {name} ({sorted(existing)})")
             folder = self._folder(name, "versions", version)
             if src.is_dir():
                 file = "model"
-                shutil.copytree(src, folder / file)
-                for p in [folder / file, *(folder / file).rglob("*")]:
-                    os.chmod(p, 0o700 if p.is_dir() else 0o600)
+                # Copied beside its final place and renamed in, so a crash leaves no half-copied model/.
+                tmp = Path(tempfile.mkdtemp(prefix=".model.", dir=folder))
+                try:
+                    shutil.copytree(src, tmp / file)
+                    for p in [tmp / file, *(tmp / file).rglob("*")]:
+                        os.chmod(p, 0o700 if p.is_dir() else 0o600)
+                    os.rename(tmp / file, folder / file)
+                finally:
+                    shutil.rmtree(tmp, ignore_errors=True)
             else:
                 file = "model" + (src.suffix.lower() or ".onnx")
                 write_atomic(folder / file, src.read_bytes())
