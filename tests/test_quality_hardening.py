@@ -168,3 +168,46 @@ def test_registry_folder_copy_is_atomic(tmp_path, monkeypatch):
     assert main(["registry", "add", "ped", str(ov)]) == 0
     reg = registry_module.Registry()
     assert len(reg.versions("ped")) == 1 and reg.model_path("ped").is_dir()
+
+
+_COCO = {"images": [{"id": 1, "file_name": "a.png", "height": 64, "width": 128}],
+         "categories": [{"id": 1, "name": "person"}],
+         "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10]}]}
+_ANN = _COCO["annotations"][0]
+
+
+@pytest.mark.parametrize("change, kind", [
+    ({"annotations": [[1, 1, 1]]}, "malformed_line"),
+    ({"annotations": ["x", _ANN]}, "malformed_line"),
+    ({"annotations": [{**_ANN, "category_id": [1]}]}, "malformed_line"),
+    ({"annotations": [{**_ANN, "image_id": [1]}]}, "malformed_line"),
+    ({"annotations": [{**_ANN, "bbox": [True, 1, 10, 10]}]}, "malformed_line"),
+    ({"images": [_COCO["images"][0], "b.png"]}, "malformed_line"),
+    ({"images": [_COCO["images"][0], {"id": 2, "file_name": ["b.png"]}]}, "malformed_line"),
+    ({"categories": [{"id": 1, "name": "person"}, {"id": 2, "name": ["car"]}, 7]}, "malformed_line"),
+    ({"images": [{**_COCO["images"][0], "height": float("inf")}]}, None),
+    ({"annotations": [_ANN, {**_ANN, "id": 2, "image_id": 7}]}, "missing_image"),
+])
+def test_coco_json_malformed_entries_are_counted(tmp_path, change, kind):
+    from fastdet.quality.data_issues import DataIssues
+    from fastdet.quality.data_source import read_ground_truth
+    d = two_images(tmp_path / "coco")
+    ann = d / "ann.json"
+    ann.write_text(json.dumps({**_COCO, **change}))
+    issues = DataIssues()
+    gt = read_ground_truth(ann, NAMES, issues=issues)
+    assert len(gt.images) == 1
+    if kind is not None:
+        assert issues.counts.get(kind, 0) >= 1, issues.counts
+    gt.to_coco([(64, 128)])
+
+
+def test_coco_json_bad_entries_through_eval(tmp_path, capsys):
+    d = two_images(tmp_path / "coco")
+    m = _model(tmp_path)
+    (d / "ann.json").write_text(json.dumps({**_COCO, "annotations": [{**_ANN, "category_id": [1]}, [1]]}))
+    assert main(["eval", str(m), str(d / "ann.json"), "--backend", "onnxruntime-cpu"]) == 0
+    assert "malformed_line" in capsys.readouterr().out
+    assert main(["eval", str(m), str(d / "ann.json"), "--backend", "onnxruntime-cpu", "--strict"]) == 2
+    (d / "ann.json").write_text(json.dumps({**_COCO, "images": ["a.png"]}))
+    assert main(["eval", str(m), str(d / "ann.json"), "--backend", "onnxruntime-cpu"]) == 2

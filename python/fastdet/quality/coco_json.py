@@ -41,6 +41,11 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
+def _is_id(value: Any) -> bool:
+    """A COCO id: an int (not a bool) or a non-empty string."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value != "")
+
+
 def read_dataset(annotations: str | os.PathLike[str], names: dict[int, str], images_folder: str | os.PathLike[str] | None = None,
                  issues: DataIssues | None = None) -> GroundTruth:
     """Ground truth of a COCO JSON file for a model with classes ``names``; image files are looked
@@ -52,31 +57,52 @@ def read_dataset(annotations: str | os.PathLike[str], names: dict[int, str], ima
     folder = Path(images_folder).expanduser() if images_folder else default_images_folder(path)
     issues = issues if issues is not None else DataIssues()
     by_name = {v: k for k, v in names.items()}
-    class_of: dict[int, int] = {}
-    category_ids: dict[int, int] = {}
+    # Each entry is type-checked: a malformed one is counted (malformed_line) and skipped, never a traceback.
+    categories = []
     for cat in data["categories"]:
-        if cat.get("name") in by_name and "id" in cat:
+        if isinstance(cat, dict) and _is_id(cat.get("id")) and isinstance(cat.get("name"), str):
+            categories.append(cat)
+        else:
+            issues.add("malformed_line", f"{path.name} category {_short(cat)}")
+    class_of: dict[Any, int] = {}
+    category_ids: dict[int, int] = {}
+    for cat in categories:
+        if cat["name"] in by_name:
             class_of[cat["id"]] = by_name[cat["name"]]
             category_ids[by_name[cat["name"]]] = cat["id"]
     if not class_of:
         raise InputError(f"data: no category of {path.name} is named like a class of the model "
-                         f"(categories {[c.get('name') for c in data['categories']][:5]}..., model classes "
+                         f"(categories {[c['name'] for c in categories][:5]}..., model classes "
                          f"{list(names.values())[:5]}...)")
     # Classes without a category of their own still need an id the file does not use.
-    spare = max([c.get("id", 0) for c in data["categories"] if isinstance(c.get("id"), int)] + [0]) + 1
+    spare = max([c["id"] for c in categories if isinstance(c["id"], int)] + [0]) + 1
     for c in sorted(names):
         if c not in category_ids:
             category_ids[c], spare = spare, spare + 1
+    image_infos = []
+    for info in data["images"]:
+        if isinstance(info, dict) and _is_id(info.get("id")) and isinstance(info.get("file_name"), str) \
+                and info["file_name"]:
+            image_infos.append(info)
+        else:
+            issues.add("malformed_line", f"{path.name} image {_short(info)}")
+    listed = {info["id"] for info in image_infos}
     anns_of: dict[Any, list[dict[str, Any]]] = {}
     for ann in data["annotations"]:
-        anns_of.setdefault(ann.get("image_id"), []).append(ann)
+        if not isinstance(ann, dict) or not _is_id(ann.get("image_id")):
+            issues.add("malformed_line", f"{path.name} annotation {_short(ann)}")
+        elif ann["image_id"] not in listed:
+            issues.add("missing_image", f"{path.name} annotation {_short(ann.get('id'))} "
+                                        f"(image_id {_short(ann['image_id'])} is not among the images)")
+        else:
+            anns_of.setdefault(ann["image_id"], []).append(ann)
 
     seen: dict[str, Path] = {}
     images: list[ImageTruth] = []
-    for info in data["images"]:
-        file = folder / str(info.get("file_name", ""))
+    for info in image_infos:
+        file = folder / info["file_name"]
         if not file.is_file():
-            issues.add("missing_image", str(info.get("file_name")))
+            issues.add("missing_image", info["file_name"])
             continue
         try:
             sha = file_sha256(file)
@@ -88,15 +114,19 @@ def read_dataset(annotations: str | os.PathLike[str], names: dict[int, str], ima
             continue
         seen[sha] = file
         h, w = info.get("height"), info.get("width")
-        size = (int(h), int(w)) if isinstance(h, (int, float)) and isinstance(w, (int, float)) and h > 0 and w > 0 else None
+        size = (int(h), int(w)) if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                       and v > 0 for v in (h, w)) else None
         classes, boxes, crowd = [], [], []
-        for ann in anns_of.get(info.get("id"), []):
-            where = f"{file.name} annotation {ann.get('id')}"
-            if ann.get("category_id") not in class_of:
+        for ann in anns_of.get(info["id"], []):
+            where = f"{file.name} annotation {_short(ann.get('id'))}"
+            if not _is_id(ann.get("category_id")):
+                issues.add("malformed_line", f"{where} (category_id {_short(ann.get('category_id'))})")
+                continue
+            if ann["category_id"] not in class_of:
                 issues.add("unknown_category", f"{where} (category {ann.get('category_id')})")
                 continue
             box = ann.get("bbox")
-            if (not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) for v in box)
+            if (not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box)
                     or not all(math.isfinite(v) for v in box)):
                 issues.add("malformed_line", where)
                 continue
@@ -116,3 +146,8 @@ def read_dataset(annotations: str | os.PathLike[str], names: dict[int, str], ima
     if not images:
         raise InputError(f"data: {path.name} lists no image found under {str(folder)!r}")
     return GroundTruth(images, dict(names), category_ids, "coco-json", issues)
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
