@@ -211,3 +211,32 @@ def test_coco_json_bad_entries_through_eval(tmp_path, capsys):
     assert main(["eval", str(m), str(d / "ann.json"), "--backend", "onnxruntime-cpu", "--strict"]) == 2
     (d / "ann.json").write_text(json.dumps({**_COCO, "images": ["a.png"]}))
     assert main(["eval", str(m), str(d / "ann.json"), "--backend", "onnxruntime-cpu"]) == 2
+
+
+def test_yolo_labels_with_gapped_class_ids(tmp_path):
+    from fastdet.quality.data_issues import DataIssues
+    from fastdet.quality.data_source import read_ground_truth
+    from fastdet.quality.yolo_data import parse_label_file
+    from tiny_datasets import write_labels
+    d = two_images(tmp_path / "y")
+    write_labels(d, "a", ["1 0.5 0.5 0.2 0.2", "0 0.25 0.5 0.25 0.5", "2 0.5 0.5 0.2 0.2", "3 0.5 0.5 0.2 0.2"])
+    issues = DataIssues()
+    gt = read_ground_truth(d, {0: "person", 2: "car"}, issues=issues)
+    assert sorted(gt.images[0].classes.tolist()) == [0, 2]
+    assert issues.counts["class_out_of_range"] == 2
+    coco = gt.to_coco([(64, 128)] * len(gt.images))
+    assert sorted(a["category_id"] for a in coco["annotations"]) == [1, 3]
+    # An int still means the range [0, n), as before.
+    classes, _ = parse_label_file(d / "labels" / "a.txt", 3, DataIssues())
+    assert sorted(classes.tolist()) == [0, 1, 2]
+
+
+def test_to_coco_skips_classes_without_category():
+    from fastdet.quality.ground_truth import GroundTruth, ImageTruth
+    from pathlib import Path
+    img = ImageTruth(Path("a.png"), "0" * 64, np.array([0, 1]), np.array([[0.1, 0.1, 0.5, 0.5]] * 2),
+                     np.zeros(2, bool))
+    gt = GroundTruth([img], {0: "person", 2: "car"}, {0: 1, 2: 3}, "yolo")
+    coco = gt.to_coco([(64, 128)])
+    assert [a["category_id"] for a in coco["annotations"]] == [1]
+    assert gt.issues.counts["class_out_of_range"] == 1

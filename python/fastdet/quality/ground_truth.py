@@ -95,6 +95,9 @@ class GroundTruth:
             images.append({"id": image_id, "file_name": img.path.name, "height": int(h), "width": int(w)})
             xyxy = img.pixel_boxes((h, w))
             for c, (x1, y1, x2, y2), crowd in zip(img.classes.tolist(), xyxy.tolist(), img.iscrowd.tolist()):
+                if c not in self.category_ids:  # a class the model does not have (its ids may have gaps)
+                    self.issues.add("class_out_of_range", f"{img.path.name} (class {c})")
+                    continue
                 bw, bh = x2 - x1, y2 - y1
                 anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": self.category_ids[c],
                              "bbox": [x1, y1, bw, bh], "area": bw * bh, "iscrowd": int(crowd)})

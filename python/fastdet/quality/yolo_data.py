@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import Collection
 
 import numpy as np
 
@@ -55,10 +56,13 @@ def label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def parse_label_file(path: Path, num_classes: int, issues: DataIssues) -> tuple[np.ndarray, np.ndarray]:
+def parse_label_file(path: Path, num_classes: int | Collection[int],
+                     issues: DataIssues) -> tuple[np.ndarray, np.ndarray]:
     """Checked rows of one label file: (int64[K] class ids, float64[K, 4] normalised xyxy clipped
     to [0, 1]). Bad rows are skipped and counted in ``issues``: malformed lines, class ids outside
-    [0, num_classes), boxes of no area; boxes reaching outside the image are clipped and counted."""
+    [0, num_classes) (or, given a collection of ids, not one of them: a model's names may have
+    gaps), boxes of no area; boxes reaching outside the image are clipped and counted."""
+    known = None if isinstance(num_classes, int) else frozenset(int(c) for c in num_classes)
     classes, boxes = [], []
     for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
         fields = line.split()
@@ -73,7 +77,7 @@ def parse_label_file(path: Path, num_classes: int, issues: DataIssues) -> tuple[
             issues.add("malformed_line", where)
             continue
         cls, cx, cy, w, h = values
-        if cls != int(cls) or not 0 <= cls < num_classes:
+        if cls != int(cls) or not (int(cls) in known if known is not None else 0 <= cls < num_classes):
             issues.add("class_out_of_range", f"{where} (class {fields[0]})")
             continue
         box = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
@@ -97,7 +101,7 @@ def read_dataset(source: str | os.PathLike[str], names: dict[int, str],
     twice) and counted; so is every other problem (``DataIssues``). An empty dataset is an
     ``InputError``. Category ids are class id + 1 (COCO's ids start at 1)."""
     issues = issues if issues is not None else DataIssues()
-    num_classes = max(names) + 1 if names else 0
+    class_ids = frozenset(names)  # only the names' own ids: {0: person, 2: car} has no class 1
     seen: dict[str, Path] = {}
     images: list[ImageTruth] = []
     for path in list_images(source):
@@ -115,7 +119,7 @@ def read_dataset(source: str | os.PathLike[str], names: dict[int, str],
             issues.add("missing_labels", path.name)
             images.append(ImageTruth.empty(path, sha))
             continue
-        classes, boxes = parse_label_file(labels, num_classes, issues)
+        classes, boxes = parse_label_file(labels, class_ids, issues)
         images.append(ImageTruth(path, sha, classes, boxes, np.zeros(len(classes), bool)))
     if not images:
         raise InputError(f"data: {str(source)!r} holds no readable images")
