@@ -15,7 +15,7 @@ from fastdet.cli import main
 from fastdet.quality.promote import Policy, decide, promote
 from fastdet.quality.registry import Registry
 from tiny_datasets import NAMES, many_images, two_images
-from tiny_models import yolov8_like
+from tiny_models import model_with_external_data, yolov8_like
 
 BOXES = np.array([[16, 32, 16, 16], [48, 32, 8, 8]], np.float32)
 
@@ -121,3 +121,15 @@ def test_promote(tmp_path, models, capsys):
                  "--max-slowdown", "0"]) == 0
     out = capsys.readouterr().out
     assert "kept the champion" in out and "decision written to ped/decisions/" in out
+
+
+def test_add_refuses_an_onnx_whose_weights_live_elsewhere(tmp_path):
+    """A version must be the whole model: an ONNX file naming external weight files would be
+    copied without them (and hashed without them)."""
+    weights = np.ones(16, np.float32).tobytes()
+    (tmp_path / "w.bin").write_bytes(weights)
+    model = model_with_external_data(tmp_path / "split.onnx", "w.bin", weights)
+    registry = Registry(tmp_path / "reg")
+    with pytest.raises(fastdet.InputError, match="keeps its weights in separate files"):
+        registry.add("ped", model)
+    assert registry.versions("ped") == []

@@ -10,12 +10,11 @@ import stat
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
 
 import fastdet
 from fastdet.engine_cache import CacheKey, EngineCache
 from fastdet.onnx_external_data import check_external_data, external_data_locations
-from tiny_models import yolov8_like
+from tiny_models import model_with_external_data, yolov8_like
 
 posix_only = pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX owners and modes")
 KEY = CacheKey(model_sha256="ab" * 32, runtime_version="10.13.0", gpu="GPU", precision="fp16",
@@ -66,24 +65,6 @@ def test_symlinked_cache_folder_is_refused(tmp_path):
         EngineCache(link).load(KEY)
 
 
-def _model_with_external(path, location: str, data: bytes):
-    """A [1,16] + w model whose initializer w lives in external data at `location`."""
-    w = TensorProto()
-    w.name, w.data_type = "w", TensorProto.FLOAT
-    w.dims.extend([1, 16])
-    w.data_location = TensorProto.EXTERNAL
-    for k, v in (("location", location), ("offset", "0"), ("length", str(len(data)))):
-        e = w.external_data.add()
-        e.key, e.value = k, v
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])
-    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
-    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
-    m.ir_version = 8
-    path.write_bytes(m.SerializeToString())
-    return path
-
-
 @pytest.mark.parametrize("location", ["../secret/data.bin", "sub/../../secret/data.bin", "ABS"])
 def test_external_data_outside_the_model_folder_is_refused(tmp_path, location):
     (tmp_path / "models").mkdir()
@@ -92,7 +73,7 @@ def test_external_data_outside_the_model_folder_is_refused(tmp_path, location):
     (tmp_path / "secret" / "data.bin").write_bytes(data)
     if location == "ABS":
         location = str(tmp_path / "secret" / "data.bin")
-    m = _model_with_external(tmp_path / "models" / "m.onnx", location, data)
+    m = model_with_external_data(tmp_path / "models" / "m.onnx", location, data)
     assert external_data_locations(m.read_bytes()) == [location]
     with pytest.raises(fastdet.ModelError, match="outside the model's folder"):
         check_external_data(m)
@@ -105,7 +86,7 @@ def test_external_data_symlinked_out_of_the_folder_is_refused(tmp_path):
     data = np.arange(16, dtype=np.float32).tobytes()
     (tmp_path / "secret.bin").write_bytes(data)
     (tmp_path / "models" / "data.bin").symlink_to(tmp_path / "secret.bin")
-    m = _model_with_external(tmp_path / "models" / "m.onnx", "data.bin", data)
+    m = model_with_external_data(tmp_path / "models" / "m.onnx", "data.bin", data)
     with pytest.raises(fastdet.ModelError, match="outside the model's folder"):
         check_external_data(m)
 

@@ -85,3 +85,21 @@ def not_a_detector(path: Path) -> Path:
     graph = helper.make_graph(nodes, "classifier", [x], [y],
                               [numpy_helper.from_array(np.ones((3, 10), np.float32), "w")])
     return _save(graph, path, None)
+
+
+def model_with_external_data(path: Path, location: str, data: bytes) -> Path:
+    """A [1,16] + w model whose initializer w lives in external data at `location`."""
+    w = TensorProto()
+    w.name, w.data_type = "w", TensorProto.FLOAT
+    w.dims.extend([1, 16])
+    w.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", location), ("offset", "0"), ("length", str(len(data)))):
+        e = w.external_data.add()
+        e.key, e.value = k, v
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])
+    g = helper.make_graph([helper.make_node("Add", ["x", "w"], ["y"])], "g", [x], [y], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    path.write_bytes(m.SerializeToString())
+    return path

@@ -184,6 +184,15 @@ class Registry:
         src = Path(model).expanduser()
         if not src.exists():
             raise InputError(f"registry add: no such model: {str(src)!r}")
+        blob = b""
+        if not src.is_dir():
+            blob = src.read_bytes()
+            if src.suffix.lower() == ".onnx" and _external_data(blob):
+                # The version would be the graph alone: its weights stay behind, outside the
+                # registry's copy and its hash.
+                raise InputError(f"registry add: {src.name} keeps its weights in separate files "
+                                 f"({', '.join(sorted(set(_external_data(blob)))[:3])}); add a self-contained ONNX "
+                                 "(onnx.save(model, path, save_as_external_data=False)) or an OpenVINO export folder")
         with self.locked(name):
             existing = {v["version"] for v in self.versions(name)}
             # A version folder without version.json was left by an add that did not finish: its id
@@ -217,7 +226,7 @@ class Registry:
                     shutil.rmtree(tmp, ignore_errors=True)
             else:
                 file = "model" + (src.suffix.lower() or ".onnx")
-                write_atomic(folder / file, src.read_bytes())
+                write_atomic(folder / file, blob)
             record = {"name": name, "version": version, "file": file, "sha256": model_sha256(folder / file),
                       "created": now(), "parent": parent, "source": str(src.resolve()), "note": note}
             self._write(folder / "version.json", record)
@@ -252,3 +261,12 @@ class Registry:
                 champ["version"], champ["since"] = decision["challenger"]["version"], since
                 self._write(self.root / name / "champion.json", champ)
         return path
+
+
+def _external_data(blob: bytes) -> list[str]:
+    from ..onnx_external_data import external_data_locations
+
+    try:
+        return external_data_locations(blob)
+    except ValueError:  # not a protobuf: the runtime rejects it when the version is used
+        return []
