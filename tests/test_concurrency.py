@@ -4,7 +4,6 @@ bounded)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -157,9 +156,12 @@ def test_slot_pool_interrupted_wait_loses_no_slot():
     pool = SlotPool(_Slot, limit=1)
     held = pool.lease(1)
 
+    main = threading.main_thread().ident
+    assert threading.get_ident() == main  # Python runs signal handlers in the main thread only
+
     def interrupt():
         _until(lambda: len(pool._waiters) == 1)
-        os.kill(os.getpid(), signal.SIGINT)
+        signal.pthread_kill(main, signal.SIGINT)  # to this thread alone, not to native worker threads
 
     threading.Thread(target=interrupt, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
