@@ -146,8 +146,12 @@ def _overhead_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[
     model = synthetic.tiny_model(workdir / "tiny.onnx", candidates=int(spec.get("candidates", 150)))
     w, h = synthetic.parse_size(str(spec.get("frame", "1920x1080")))
     frame = synthetic.frame(w, h)
-    det = Detector(model, backend="onnxruntime-cpu")
-    ref = ReferencePipeline(model)
+    return overhead_samples(Detector(model, backend="onnxruntime-cpu"), ReferencePipeline(model), frame, delay_ns)
+
+
+def overhead_samples(det: Any, ref: Any, frame: Any, delay_ns: int) -> tuple[Sample, Sample]:
+    """Wall time minus inference per frame, for a Detector and a reference pipeline that both
+    record their last call's ``timings["inference"]``."""
 
     def fastdet() -> int:
         t0 = time.perf_counter_ns()

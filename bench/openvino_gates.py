@@ -12,7 +12,6 @@ Each skips (with the reason) where openvino or onnx is missing.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -75,27 +74,11 @@ def overhead_pair(spec: dict[str, Any], delay_ns: int, workdir: Path) -> tuple[S
     """Wall - inference per frame: fastdet on OpenVINO vs the hand-written OpenVINO pipeline."""
     _require()
     from . import synthetic
-    from .gate import _busy_wait
+    from .gate import overhead_samples
     from .reference_openvino import OpenVINOReferencePipeline
 
     model = synthetic.tiny_model(workdir / "tiny.onnx", candidates=int(spec.get("candidates", 150)))
-    frame = _frame(spec)
-    det = _auto_detector(model)
-    ref = OpenVINOReferencePipeline(model)
-
-    def fastdet() -> int:
-        t0 = time.perf_counter_ns()
-        det.detect(frame)
-        if delay_ns:
-            _busy_wait(delay_ns)
-        return time.perf_counter_ns() - t0 - det.timings["inference"]
-
-    def reference() -> int:
-        t0 = time.perf_counter_ns()
-        ref([frame])
-        return time.perf_counter_ns() - t0 - ref.timings["inference"]
-
-    return fastdet, reference
+    return overhead_samples(_auto_detector(model), OpenVINOReferencePipeline(model), _frame(spec), delay_ns)
 
 
 KINDS = {"openvino_end_to_end": end_to_end_pair, "openvino_overhead": overhead_pair}

@@ -6,19 +6,18 @@ so a ratio against it measures fastdet's pre/post and buffer handling, not OpenV
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .references import decode_reference, letterbox_reference
+from .references import ReferencePipeline
 
 
-class OpenVINOReferencePipeline:
+class OpenVINOReferencePipeline(ReferencePipeline):
     """Input: a list of uint8[H, W, 3] BGR frames; output per frame (xyxy float32[K, 4], scores,
     class ids). ``timings`` holds the nanoseconds per stage of the last call, as
-    ``Detector.timings`` does. A fixed-batch model runs one request per frame."""
+    ``Detector.timings`` does. A fixed-batch model runs one request per frame. The same letterbox,
+    decode and timing loop as ``ReferencePipeline``; only inference differs."""
 
     def __init__(self, model: str | Path, conf: float = 0.25, iou: float = 0.7, max_det: int = 300,
                  threads: int | None = None, precision: str = "auto") -> None:
@@ -35,22 +34,6 @@ class OpenVINOReferencePipeline:
         self.conf, self.iou, self.max_det = conf, iou, max_det
         self.timings: dict[str, int] = {}
 
-    def __call__(self, frames: list[np.ndarray]) -> list[Any]:
-        step = self.static_batch or len(frames)
-        pre = infer = post = 0
-        results: list[Any] = []
-        for start in range(0, len(frames), step):
-            t0 = time.perf_counter_ns()
-            lb = [letterbox_reference(f, self.size) for f in frames[start:start + step]]
-            x = np.stack([t for t, _ in lb])
-            t1 = time.perf_counter_ns()
-            self.request.infer({0: x})
-            raw = self.request.get_output_tensor(0).data
-            t2 = time.perf_counter_ns()
-            results += decode_reference(raw, [i for _, i in lb], self.conf, self.iou, self.max_det)
-            t3 = time.perf_counter_ns()
-            pre += t1 - t0
-            infer += t2 - t1
-            post += t3 - t2
-        self.timings = {"preprocess": pre, "inference": infer, "postprocess": post}
-        return results
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        self.request.infer({0: x})
+        return self.request.get_output_tensor(0).data

@@ -143,7 +143,7 @@ class ReferencePipeline:
             lb = [letterbox_reference(f, self.size) for f in frames[start:start + step]]
             x = np.stack([t for t, _ in lb])
             t1 = time.perf_counter_ns()
-            raw = self.session.run(None, {self.input_name: x})[0]
+            raw = self._infer(x)
             t2 = time.perf_counter_ns()
             results += decode_reference(raw, [i for _, i in lb], self.conf, self.iou, self.max_det)
             t3 = time.perf_counter_ns()
@@ -152,3 +152,6 @@ class ReferencePipeline:
             post += t3 - t2
         self.timings = {"preprocess": pre, "inference": infer, "postprocess": post}
         return results
+
+    def _infer(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: x})[0]
