@@ -168,6 +168,37 @@ def test_batches_match_single_frames(tiny, hint):
     assert len({round(float(d.scores[0]), 5) for d in batch}) == 5
 
 
+def test_throughput_call_waits_for_every_request_when_one_fails(tiny):
+    """A failed infer request must not return the slot while its other requests still write into
+    the slot's buffers: every started request is waited for, then the failure is raised."""
+    det = fastdet.Detector(tiny, backend="openvino-cpu", hint="throughput", precision="fp32")
+    det.detect(frames(5))  # makes the slot's throughput requests
+
+    class Request:
+        def __init__(self, real, fails):
+            self.real, self.fails, self.waited = real, fails, 0
+
+        def __getattr__(self, name):
+            return getattr(self.real, name)
+
+        def wait(self):
+            self.waited += 1
+            self.real.wait()
+            if self.fails:
+                raise RuntimeError("infer request failed")
+
+    with det._backend.lease(5) as lease:
+        slot = lease._slot
+        if len(slot.throughput_requests) < 2:
+            pytest.skip("OpenVINO made one throughput stream here")
+        wrapped = [Request(r, fails=i == 0) for i, r in enumerate(slot.throughput_requests)]
+        slot.throughput_requests = wrapped
+        with pytest.raises(RuntimeError, match="infer request failed"):
+            lease.run()
+        assert all(r.waited >= 1 for r in wrapped)
+        slot.throughput_requests = [r.real for r in wrapped]
+
+
 def test_fixed_batch_model_is_padded(tmp_path):
     from onnx import TensorProto, helper
 
