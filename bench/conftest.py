@@ -16,7 +16,6 @@ or $FASTDET_ASSETS; benchmarks that need them are skipped when they are absent. 
 
 from __future__ import annotations
 
-import os
 import statistics
 from pathlib import Path
 
@@ -24,9 +23,9 @@ import numpy as np
 import pytest
 
 from bench import synthetic
+from bench.assets import ASSETS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-ASSETS = Path(os.environ.get("FASTDET_ASSETS", REPO_ROOT.parent / "shared" / "assets"))
 
 
 def asset(*parts: str) -> Path:

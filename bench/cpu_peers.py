@@ -38,8 +38,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
+from assets import ASSETS  # noqa: E402 - run as a script from bench/
 
 # ---------------------------------------------------------------------------------------- workers
 

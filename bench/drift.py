@@ -24,8 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
+from assets import ASSETS  # noqa: E402 - run as a script from bench/
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,8 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-ASSETS = REPO.parent / "shared" / "assets"
+from assets import ASSETS  # noqa: E402 - run as a script from bench/
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ASSETS = Path(os.environ.get("FASTDET_ASSETS", Path(__file__).resolve().parents[1].parent / "shared" / "assets"))
+from .assets import ASSETS
+
 
 
 def _writer(path: Path, fps: float, size: tuple[int, int]) -> Any:
