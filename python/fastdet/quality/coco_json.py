@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
-from .hashing import file_sha256
+from .hashing import image_sha256, later_copy
 
 
 def default_images_folder(annotations: Path) -> Path:
@@ -104,15 +104,9 @@ def read_dataset(annotations: str | os.PathLike[str], names: dict[int, str], ima
         if not file.is_file():
             issues.add("missing_image", info["file_name"])
             continue
-        try:
-            sha = file_sha256(file)
-        except OSError as e:
-            issues.add("unreadable_image", f"{file.name} ({e.strerror or e})")
+        sha = image_sha256(file, issues)
+        if sha is None or later_copy(sha, file, seen, issues):
             continue
-        if sha in seen:
-            issues.add("duplicate_image", f"{file.name} = {seen[sha].name}")
-            continue
-        seen[sha] = file
         h, w = info.get("height"), info.get("width")
         size = (int(h), int(w)) if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                                        and v > 0 for v in (h, w)) else None

@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
+
+if TYPE_CHECKING:
+    from .data_issues import DataIssues
 
 _CHUNK = 1 << 20
 
@@ -21,6 +24,26 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     return h.hexdigest()
+
+
+def image_sha256(path: Path, issues: DataIssues) -> str | None:
+    """An image file's hash for a dataset reader, or None (counted as ``unreadable_image``) when
+    it cannot be read."""
+    try:
+        return file_sha256(path)
+    except OSError as e:
+        issues.add("unreadable_image", f"{path.name} ({e.strerror or e})")
+        return None
+
+
+def later_copy(sha: str, path: Path, seen: dict[str, Path], issues: DataIssues) -> bool:
+    """True (counted as ``duplicate_image``) when an image with these bytes was already read;
+    else remembers ``path`` as its first copy. Scoring one image twice would weigh it twice."""
+    if sha in seen:
+        issues.add("duplicate_image", f"{path.name} = {seen[sha].name}")
+        return True
+    seen[sha] = path
+    return False
 
 
 def model_sha256(path: str | os.PathLike[str]) -> str:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import InputError
 from .data_issues import DataIssues
-from .hashing import file_sha256
+from .hashing import image_sha256
 from .yolo_data import label_path, list_images, parse_label_file
 
 SPLITS = ("train", "val", "test")
@@ -130,10 +130,8 @@ def split_dataset(data: str | os.PathLike[str], ratios: tuple[float, float, floa
                              f"or pass --force to replace the split (the test split is then no longer unseen)")
     rows: list[tuple[Path, str, str, float]] = []  # path, sha, stratum, position
     for path in list_images(data):
-        try:
-            sha = file_sha256(path)
-        except OSError as e:
-            issues.add("unreadable_image", f"{path.name} ({e.strerror or e})")
+        sha = image_sha256(path, issues)
+        if sha is None:
             continue
         labels = label_path(path)
         if labels.is_file():

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..io.images import IMAGE_SUFFIXES
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
-from .hashing import file_sha256
+from .hashing import image_sha256, later_copy
 
 
 
@@ -105,15 +105,9 @@ def read_dataset(source: str | os.PathLike[str], names: dict[int, str],
     seen: dict[str, Path] = {}
     images: list[ImageTruth] = []
     for path in list_images(source):
-        try:
-            sha = file_sha256(path)
-        except OSError as e:
-            issues.add("unreadable_image", f"{path.name} ({e.strerror or e})")
+        sha = image_sha256(path, issues)
+        if sha is None or later_copy(sha, path, seen, issues):
             continue
-        if sha in seen:
-            issues.add("duplicate_image", f"{path.name} = {seen[sha].name}")
-            continue
-        seen[sha] = path
         labels = label_path(path)
         if not labels.is_file():
             issues.add("missing_labels", path.name)
