@@ -153,8 +153,8 @@ def test_slot_pool_is_bounded_and_first_come_first_served():
 def test_slot_pool_interrupted_wait_loses_no_slot(monkeypatch, handed_over):
     """Ctrl-C (any exception from a signal handler) while a caller waits for a slot, before or
     just after a slot was handed to it: the slot is not lost with the caller that left. (The
-    interruption is raised in the wait itself: a real SIGINT in a test process full of native
-    libraries' threads is not something to rely on.)"""
+    interruption is raised in the wait itself, so that each branch is hit for certain; a real
+    SIGINT is tested in test_openvino.py.)"""
     from fastdet.backends import slots
 
     class InterruptedLock:

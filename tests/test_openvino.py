@@ -330,3 +330,54 @@ def test_real_images_match_onnxruntime(assets):
                     j = int(ious.argmax())
                     twins.append(bool(ious[j] > 0.8 and abs(score - b.scores[j]) < 0.05))
     assert np.mean(twins) > 0.95, f"{np.mean(twins):.3f} of confident boxes have a bf16/fp32 twin"
+
+
+# ------------------------------------------------------------------------------- signals
+
+SIGNAL_AFTER_DROPPED_DETECTORS = r"""
+import gc, signal, sys, threading
+import numpy as np
+import fastdet
+
+path = sys.argv[1]
+frame = np.full((64, 64, 3), 90, np.uint8)
+a = fastdet.Detector(path, backend="openvino-cpu")
+a.detect(frame)
+b = fastdet.Detector(path, backend="openvino-cpu")
+b.detect(frame)
+del a  # dropped in the order they were made, not the reverse
+gc.collect()
+del b
+gc.collect()
+c = fastdet.Detector(path, backend="openvino-cpu")
+c.detect(frame)
+dropper = threading.Thread(target=lambda box: box.clear(), args=([c],))
+del c  # the last reference goes in another thread
+dropper.start()
+dropper.join()
+gc.collect()
+
+main = threading.main_thread().ident
+blocked = threading.Lock()
+blocked.acquire()
+threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT)).start()
+try:
+    blocked.acquire(timeout=30)
+    print("no interrupt")
+except KeyboardInterrupt:
+    print("interrupted")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="signal stacks as Linux sets them")
+def test_ctrl_c_after_detectors_are_dropped_is_a_keyboard_interrupt(tiny, tmp_path):
+    """Detectors dropped in any order, from any thread, leave the process able to take Ctrl-C:
+    each used to own an OpenVINO Core, whose CPU plugin swaps the creating thread's signal stack
+    and unmaps it when the Core goes, so a SIGINT after that was a segfault (exit -11)."""
+    import subprocess
+
+    script = tmp_path / "signal_after_drop.py"
+    script.write_text(SIGNAL_AFTER_DROPPED_DETECTORS)
+    done = subprocess.run([sys.executable, str(script), str(tiny)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["interrupted"]

@@ -116,8 +116,8 @@ def quantize(model: str | os.PathLike[str], data: str | os.PathLike[str], out: s
     if samples < 1:
         raise ValueError(f"samples: expected at least 1, got {samples}")
     import nncf
-    import openvino as ov
 
+    from .backends.openvino_core import shared_core
     from .backends.openvino_model import read, write_ir
     from .quality.yolo_data import list_images
 
@@ -125,9 +125,9 @@ def quantize(model: str | os.PathLike[str], data: str | os.PathLike[str], out: s
     images = list_images(data)[:samples]
     if len(images) < samples:
         log.warning("quantize: %d calibration images (asked for %d)", len(images), samples)
-    loaded = read(ov.Core(), path)
+    loaded = read(shared_core(), path)
     info = loaded.info
-    float_model = _float_model(ov.Core(), path, loaded.source) or loaded.model
+    float_model = _float_model(shared_core(), path, loaded.source) or loaded.model
     if loaded.source == "onnx":
         h, w = info.input_hw
         batch = info.input_shape[0] or -1

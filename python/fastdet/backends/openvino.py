@@ -50,6 +50,7 @@ import numpy as np
 
 from ..model import ModelError
 from .base import Backend, BackendUnavailable
+from .openvino_core import shared_core
 from .openvino_model import read
 from .options import OpenVINOOptions
 from .slots import Lease, SlotPool
@@ -182,7 +183,7 @@ class OpenVINOCPU(Backend):
 
         self._ov = ov
         t0 = time.perf_counter()
-        self._core = ov.Core()
+        self._core = shared_core()
         loaded = read(self._core, Path(path), **model_kw)
         self.info = loaded.info
         self.source = loaded.source

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..model import ModelInfo
 from .openvino import unavailable_reason
+from .openvino_core import shared_core
 from .openvino_model import is_ir, read
 
 __all__ = ["describe", "is_ir", "runtime", "summary"]
@@ -25,7 +26,7 @@ def runtime() -> dict[str, Any] | None:
         return None
     import openvino as ov
 
-    core = ov.Core()
+    core = shared_core()
     return {
         "version": ov.get_version().split("-")[0],
         "device": str(core.get_property("CPU", "FULL_DEVICE_NAME")),
@@ -47,6 +48,4 @@ def summary() -> str:
 
 def describe(path: Path) -> ModelInfo:
     """ModelInfo of an ONNX file, IR or export folder, read with OpenVINO."""
-    import openvino as ov
-
-    return read(ov.Core(), path).info
+    return read(shared_core(), path).info
