@@ -98,6 +98,19 @@ def test_save_annotated_video(model, video, tmp_path, capsys):
     assert "holds one video" in capsys.readouterr().err
 
 
+
+def test_an_annotated_video_that_cannot_be_written_is_an_error_of_save(model, video, tmp_path, capsys):
+    """A --save that cannot be written is reported as --save's error (not the source's), once,
+    and the run fails."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    out = blocker / "out.mp4"
+    assert main(["detect", str(video), "--model", model, "--save", str(out)]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("fastdet: error:")]
+    assert errors == [errors[0]] and errors[0].startswith(f"fastdet: error: --save {str(out)!r}: "), err
+    assert "Traceback" not in err
+
 def test_folder_with_a_bad_video_reports_it_and_processes_the_rest(model, video, tmp_path, capsys):
     folder = tmp_path / "mixed"
     folder.mkdir()

@@ -167,6 +167,15 @@ def test_breaking_out_gives_buffers_back(model, video):
     assert det._backend.slots.size <= det._backend.slots.limit
 
 
+
+def test_a_source_in_a_with_block_lets_its_file_go(video):
+    """A source opened but never streamed lets its capture go at the end of a ``with`` block (it
+    used to hold the file until collected)."""
+    with fastdet.io.open_source(video) as source:
+        assert source._cap.isOpened()
+    assert not source._cap.isOpened()
+    assert list(source.items()) == []  # closed: nothing more to read
+
 def test_a_paused_stream_holds_no_buffers_another_call_needs(model):
     """An open stream nobody reads (paused, or broken out of while still referenced) keeps its
     results, not its buffers: other calls on the same Detector go on, even when the pool has no

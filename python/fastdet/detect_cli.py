@@ -272,11 +272,8 @@ def detect_images(run: _Run, det: Any, paths: list[Path]) -> None:
 def detect_video(run: _Run, det: Any, kind: str, spec: Any) -> None:
     """A video file, camera or stream, frame by frame into every output, with a progress bar
     (frames, frames/s); a failure part-way is reported after everything before it was written."""
-    from tqdm import tqdm
-
     from .errors import Error
     from .io import open_source
-    from .io.sinks import VideoSink, safe_stem
 
     args = run.args
     run.total += 1
@@ -286,37 +283,8 @@ def detect_video(run: _Run, det: Any, kind: str, spec: Any) -> None:
     except (Error, OSError) as e:
         run.fail(str(spec), e)
         return
-    fps = getattr(source, "fps", 0.0)
-    video_sink = None
-    if run.save_video_file is not None:
-        video_sink = VideoSink(run.save_video_file, fps)
-    elif run.save_dir is not None:
-        stem = Path(spec).stem if kind == "video" else safe_stem(source.name)
-        video_sink = VideoSink(run.save_dir / run.unique(f"{stem}.mp4"), fps)
-    bar = tqdm(total=source.length, unit="frame", file=sys.stderr, disable=None, desc=Path(source.name).name[:30])
-    frames = 0
-    peak: dict[str, int] = {}
-    started = time.perf_counter()
-    stream = det.stream(source, reconnect_s=args.reconnect)
-    try:
-        for item in stream:
-            frames += 1
-            run.write(item, video=True)
-            if video_sink is not None:
-                video_sink.write(item)
-            for name, n in _counts(item.detections).items():
-                peak[name] = max(peak.get(name, 0), n)
-            if stream.dropped:
-                bar.set_postfix(dropped=stream.dropped, refresh=False)
-            bar.update()
-    except (Error, OSError) as e:  # the source failed part-way: everything before it is written
-        run.fail(source.name, e)
-    finally:
-        stream.close()
-        bar.close()
-        if video_sink is not None:
-            video_sink.close()
-    seconds = time.perf_counter() - started
+    with source:  # let the file or camera go even when nothing below gets to read it
+        frames, peak, seconds, stream, video_sink = _run_video(run, det, kind, spec, source)
     line = f"{source.name}: {frames} frames, {frames / max(seconds, 1e-9):.1f} frames/s"
     if stream.dropped:
         line += f", {stream.dropped} dropped to keep up"
@@ -324,6 +292,58 @@ def detect_video(run: _Run, det: Any, kind: str, spec: Any) -> None:
     if video_sink is not None and video_sink.frames:
         line += f"; annotated video saved to {video_sink.path}"
     print(line, file=sys.stderr if run.quiet else sys.stdout)
+
+
+def _run_video(run: _Run, det: Any, kind: str, spec: Any, source: Any) -> tuple[int, dict[str, int], float, Any, Any]:
+    """Streams ``source`` into every output; returns (frames, most of each class in one frame,
+    seconds, the stream, the video sink or None)."""
+    from tqdm import tqdm
+
+    from .errors import Error
+    from .io.sinks import VideoSink, safe_stem
+
+    args = run.args
+    fps = getattr(source, "fps", 0.0)
+    video_sink = None
+    if run.save_video_file is not None:
+        video_sink = VideoSink(run.save_video_file, fps)
+    elif run.save_dir is not None:
+        stem = Path(spec).stem if kind == "video" else safe_stem(source.name)
+        video_sink = VideoSink(run.save_dir / run.unique(f"{stem}.mp4"), fps)
+    frames = 0
+    peak: dict[str, int] = {}
+    started = time.perf_counter()
+    stream = det.stream(source, reconnect_s=args.reconnect)
+    bar = tqdm(total=source.length, unit="frame", file=sys.stderr, disable=None, desc=Path(source.name).name[:30])
+    try:
+        for item in stream:
+            frames += 1
+            run.write(item, video=True)
+            if video_sink is not None:
+                try:
+                    video_sink.write(item)
+                except (Error, OSError) as e:
+                    raise _SaveFailed() from e
+            for name, n in _counts(item.detections).items():
+                peak[name] = max(peak.get(name, 0), n)
+            if stream.dropped:
+                bar.set_postfix(dropped=stream.dropped, refresh=False)
+            bar.update()
+    except _SaveFailed as e:  # the annotated video cannot be written: the error is --save's, not the source's
+        assert video_sink is not None
+        run.fail(f"--save {str(video_sink.path)!r}", e.__cause__ or e)
+    except (Error, OSError) as e:  # the source failed part-way: everything before it is written
+        run.fail(source.name, e)
+    finally:
+        stream.close()
+        bar.close()
+        if video_sink is not None:
+            video_sink.close()
+    return frames, peak, time.perf_counter() - started, stream, video_sink
+
+
+class _SaveFailed(Exception):
+    """Writing the annotated video failed (the cause says why)."""
 
 
 def run(args: argparse.Namespace) -> int:

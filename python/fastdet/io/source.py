@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator, Union
+from typing import Iterator, TypeVar, Union
 
 import numpy as np
 
@@ -39,6 +39,7 @@ class SourceFailure:
 
 
 Item = Union[SourceFrame, SourceFailure]
+_S = TypeVar("_S", bound="Source")
 
 
 class Source(ABC):
@@ -66,6 +67,14 @@ class Source(ABC):
     def close(self) -> None:
         """Asks the source to stop; safe from any thread and never blocks. The thread iterating
         ``items()`` releases what it holds (an OpenCV capture must not be released under a read)."""
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """A source opened in a ``with`` block lets its device or file go at the end of the block,
+        whether or not a stream was ever made from it."""
+        self.close()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
