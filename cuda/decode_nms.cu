@@ -418,6 +418,10 @@ void validate(const DecodeNmsArgs& a) {
 
 }  // namespace
 
+void DecodeNms::check(int batch, const HeadSpec& head, const DecodeOptions& options) {
+  check_problem(batch, head, options);
+}
+
 bool DecodeNms::reserve(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype) {
   check_problem(batch, head, options);
   return workspace_.reserve(Layout(batch, head, options, dtype).total);

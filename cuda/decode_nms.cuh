@@ -35,6 +35,9 @@ struct DecodeNmsArgs {
 
 class DecodeNms {
  public:
+  // Throws InvalidArgument when this problem size is out of bounds (what reserve and enqueue
+  // check first), so a caller can refuse it before sizing anything of its own.
+  static void check(int batch, const HeadSpec& head, const DecodeOptions& options);
   // Grows the workspace for this problem size; returns true when it was (re)allocated.
   bool reserve(int batch, const HeadSpec& head, const DecodeOptions& options, DType dtype);
   // True when the workspace already fits this problem size (reserve would not reallocate).

@@ -352,6 +352,8 @@ class RecordingEngine:
         self.cp = cp
         self.preset = cp.asarray(preset)
         self.seen = cp.zeros(input_shape, input_dtype)
+        # Made on CuPy's legacy stream, read on the pipeline's non-blocking one: finish first.
+        cp.cuda.Stream.null.synchronize()
         self.calls = 0
 
     def __call__(self, input_ptr, output_ptr, stream, batch):
@@ -375,7 +377,7 @@ def make_pipeline(cp, batch, *, capturable, use_graphs=True, fmt="yolov8", seed=
     return pipe, rec, preset, head
 
 
-def check_pipeline_results(results, frames, preset, head, rec, cp):
+def check_pipeline_results(results, frames, preset, head, rec, cp, options=None):
     recipe = _core.Recipe()
     seen = cp.asnumpy(rec.seen)
     geoms = []
@@ -384,7 +386,7 @@ def check_pipeline_results(results, frames, preset, head, rec, cp):
         np.testing.assert_array_equal(seen[i], ref, err_msg=f"engine input {i}")
         assert same_geometry(results[i][4], g)
         geoms.append(g)
-    cpu = _core.decode(preset.astype(np.float32), head, geoms, opts())
+    cpu = _core.decode(preset.astype(np.float32), head, geoms, options or opts())
     for (cb, cs, cc, st), (gb, gs, gc, gst, _) in zip(cpu, results):
         assert (gst.candidates, gst.dropped, gst.kept, gst.invalid) == (st.candidates, st.dropped, st.kept, st.invalid)
         np.testing.assert_array_equal(gc, cc)
@@ -502,12 +504,34 @@ def test_pipeline_errors_raise(cp):
 
     bad = _core.cuda.CudaPipeline(_core.cuda.CallableEngine(broken, True), head_for("yolov8", 8400, 80))
     frame = np.zeros((100, 100, 3), np.uint8)
-    for _ in range(3):  # eager warm-up, then the capture attempt: both raise, nothing crashes
+    for _ in range(3):  # each run is an eager warm-up (a failed one caches nothing): raises, no crash
         with pytest.raises(ZeroDivisionError, match="engine failed"):
             bad.run([frame])
     # The working pipeline still works after errors elsewhere.
     assert len(pipe.run([frame])) == 1
 
+
+@pytest.mark.gpu
+def test_pipeline_refused_batch_leaves_no_stale_graph(cp):
+    """A batch that decode refuses (batch * max_det above the device row bound) is refused before
+    any buffer grows: the graph captured for batch 1 still points at live buffers, and the next
+    batch-1 call replays it with the right results (it used to replay on freed memory)."""
+    rng = np.random.default_rng(14)
+    preset = np.stack([random_output("yolov8", 8400, 80, rng)])
+    rec = RecordingEngine(cp, preset, (1, 3, 640, 640))
+    head = head_for("yolov8", 8400, 80)
+    options = opts(max_det=1 << 20)
+    pipe = _core.cuda.CudaPipeline(_core.cuda.CallableEngine(rec, True), head, (640, 640), _core.Recipe(),
+                                   options, None, "float32", "float32", 0, True)
+    frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+    for _ in range(2):  # warm-up, then capture and launch
+        check_pipeline_results(pipe.run([frame]), [frame], preset, head, rec, cp, options)
+    with pytest.raises(ValueError, match="max_det"):
+        pipe.run([frame] * 17)
+    for _ in range(2):
+        frame = rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)
+        check_pipeline_results(pipe.run([frame]), [frame], preset, head, rec, cp, options)
+    assert pipe.graph_launches == 3 and pipe.graphs_cached == 1
 
 @pytest.mark.gpu
 def test_pipeline_capture_failure_runs_eagerly_once_marked(cp):
