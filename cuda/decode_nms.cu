@@ -12,7 +12,8 @@
 #include "fastdet/validate.hpp"
 
 // This file is compiled with --fmad=false so box and IoU arithmetic rounds exactly as the
-// CPU core's does: the same kept sets, bit-identical boxes (except YOLOX's expf, a few ulp).
+// CPU core's does: the same kept sets and bit-identical boxes (YOLOX's exp too: both paths use
+// exp_portable from the shared headers).
 
 namespace fastdet::cuda {
 namespace {
