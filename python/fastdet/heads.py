@@ -26,7 +26,10 @@ class UnsupportedModelError(ModelError):
 
 
 def _grid_cells(input_h: int, input_w: int, strides: Sequence[int]) -> int:
-    return sum((input_h // s) * (input_w // s) for s in strides)
+    """Cells of a detection grid over an input_h x input_w input: a stride-s level is the output of
+    padded convolutions (kernel 3, padding 1, as in ultralytics' and YOLOX's backbones), which is
+    ceil(size / s) per side, not size // s, when the size is not a multiple of s."""
+    return sum(-(-input_h // s) * -(-input_w // s) for s in strides)
 
 
 def detect_head(
@@ -66,6 +69,16 @@ def detect_head(
         try:
             return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))
         except InputError as e:  # e.g. a YOLOX head whose anchors do not fit its input's grid
+            step = max(YOLOX_STRIDES)
+            off_grid = min(h, w) >= step and (h % step or w % step)
+            if fmt == "yolox" and off_grid and n == _grid_cells(h, w, YOLOX_STRIDES):
+                # The native YOLOX decoder lays out its grid as size // stride, which is the
+                # model's only when the input is a multiple of the largest stride.
+                raise UnsupportedModelError(
+                    f"output shape {tuple(output_shape)} is a YOLOX head on a {h}x{w} input; fastdet decodes "
+                    f"YOLOX only at input sizes that are multiples of {step}: export at "
+                    f"{-(-h // step) * step}x{-(-w // step) * step}"
+                ) from None
             raise UnsupportedModelError(f"output shape {tuple(output_shape)} as {fmt}: {e}") from None
 
     if forced is None:
@@ -85,18 +98,24 @@ def detect_head(
 
 def _guess_format(a: int, b: int, h: int, w: int, num_classes: int | None) -> str:
     """Format of an output [B, a, b]: by the class count from metadata when known, else by
-    shape (anchors outnumber channels)."""
+    shape (anchors outnumber channels).
+
+    A last axis of 6 is both the end-to-end layout and a single-class YOLOv5/YOLOX head (5+1);
+    the anchor count tells them apart: YOLOX has one anchor per grid cell of its input (strides
+    8/16/32), YOLOv5/v7 three, and an end-to-end head a fixed number of rows (e.g. 300)."""
+    cells = _grid_cells(h, w, YOLOX_STRIDES) if min(h, w) >= max(YOLOX_STRIDES) else None
+    grid_shaped = cells is not None and a in (cells, 3 * cells)
     if num_classes is not None:
         if a == 4 + num_classes:
             return "yolov8"
-        if b == 6 and a != 5 + num_classes:
+        if b == 6 and (b != 5 + num_classes or not grid_shaped):
             return "end2end"
-    elif b == 6 and a <= 1000:
+    elif b == 6 and a <= 1000 and not grid_shaped:
         return "end2end"
     elif a < b:
         return "yolov8"
     # YOLOX is anchor-free with one prediction per grid cell; YOLOv5/v7 have three.
-    return "yolox" if a == _grid_cells(h, w, YOLOX_STRIDES) else "yolov5"
+    return "yolox" if a == cells else "yolov5"
 
 
 def format_name(head: _core.HeadSpec) -> str:
