@@ -25,6 +25,8 @@ def resolve_classes(classes: ClassFilter | None, names: Mapping[int, str], num_c
     None keeps every class."""
     if classes is None:
         return None
+    if isinstance(classes, (bytes, bytearray, memoryview)):
+        raise InputTypeError(f"classes: expected class ids (int) or names (str), got {classes!r}")
     if isinstance(classes, (str, numbers.Integral)):
         classes = [classes]
     try:
@@ -34,13 +36,19 @@ def resolve_classes(classes: ClassFilter | None, names: Mapping[int, str], num_c
     if not items:
         # An empty filter would keep nothing on one path and everything on another: say what to pass.
         raise InputError("classes: expected at least one class id or name, or None for every class")
-    by_name = {v: k for k, v in names.items()}
+    by_name: dict[str, list[int]] = {}
+    for k, v in sorted(names.items()):
+        by_name.setdefault(v, []).append(k)  # two classes may share a name: the filter keeps both
     ids = []
     for c in items:
         if isinstance(c, str):
             if c not in by_name:
                 raise InputError(f"classes: unknown class name {c!r}; the model has {sorted(by_name)[:10]}...")
-            ids.append(by_name[c])
+            outside = [k for k in by_name[c] if not 0 <= k < num_classes]
+            if outside:
+                raise InputError(f"classes: {c!r} is class id {outside[0]} in the model's names, outside the "
+                                 f"{num_classes} classes its output has (ids 0 to {num_classes - 1})")
+            ids.extend(by_name[c])
         elif isinstance(c, numbers.Integral) and not isinstance(c, bool):
             if not 0 <= int(c) < num_classes:
                 raise InputError(f"classes: expected ids in [0, {num_classes}), got {c}")
@@ -50,25 +58,46 @@ def resolve_classes(classes: ClassFilter | None, names: Mapping[int, str], num_c
     return ids
 
 
+#: Largest count the native options hold (a C int); the core bounds max_det further.
+_INT_MAX = 2**31 - 1
+
+
+def _checked(name: str, value: Any, kind: type) -> Any:
+    """``value`` as float or int when it is a real / whole number (not a bool), else InputTypeError;
+    whole numbers outside a C int are an InputError here rather than a binding's TypeError."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise InputTypeError(f"{name}: expected a {'number' if kind is numbers.Real else 'whole number'}, "
+                             f"got {value!r}")
+    if kind is numbers.Integral:
+        if not 1 <= int(value) <= _INT_MAX:
+            raise InputError(f"{name}: expected 1 to {_INT_MAX}, got {value}")
+        return int(value)
+    return float(value)
+
+
+def _checked_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InputTypeError(f"{name}: expected True or False, got {value!r}")
+    return value
+
+
+def make_options(conf: float, iou: float, max_det: int, max_candidates: int, agnostic: bool) -> _core.DecodeOptions:
+    """A Detector's default options, type-checked as per-call overrides are (the native
+    constructor checks the ranges)."""
+    return _core.DecodeOptions(_checked("conf", conf, numbers.Real), _checked("iou", iou, numbers.Real),
+                               _checked("max_det", max_det, numbers.Integral),
+                               _checked("max_candidates", max_candidates, numbers.Integral),
+                               _checked_flag("agnostic", agnostic))
+
+
 def override(base: _core.DecodeOptions, *, conf: float | None = None, iou: float | None = None,
              max_det: int | None = None, agnostic: bool | None = None) -> _core.DecodeOptions:
     """``base`` with the given fields replaced (``base`` itself when none is given)."""
     if conf is None and iou is None and max_det is None and agnostic is None:
         return base
-    for name, value, kind in (("conf", conf, numbers.Real), ("iou", iou, numbers.Real),
-                              ("max_det", max_det, numbers.Integral)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-            raise InputTypeError(f"{name}: expected a {'number' if kind is numbers.Real else 'whole number'}, "
-                            f"got {value!r}")
-    if agnostic is not None and not isinstance(agnostic, bool):
-        raise InputTypeError(f"agnostic: expected True or False, got {agnostic!r}")
-    return _core.DecodeOptions(
-        base.conf if conf is None else float(conf),
-        base.iou if iou is None else float(iou),
-        base.max_det if max_det is None else int(max_det),
-        base.max_candidates,
-        base.agnostic if agnostic is None else agnostic,
-    )
+    return make_options(base.conf if conf is None else conf, base.iou if iou is None else iou,
+                        base.max_det if max_det is None else max_det, base.max_candidates,
+                        base.agnostic if agnostic is None else agnostic)
 
 
 def split(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -7,11 +7,13 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence, overload
 
-from . import _core, backends
+from . import _core, backends, recipes
 from .backends.slots import Lease
-from .call_options import ClassFilter, override, resolve_classes, split
+from .call_options import ClassFilter, make_options, override, resolve_classes, split
 from .frames import Frame, FrameLike, as_frame
 from .gpu_pipeline import GpuPath, is_device_array
 from .model import ModelInfo, check_model_path
@@ -84,7 +86,7 @@ class Detector:
         **backend_options: Any,
     ) -> None:
         path = check_model_path(model)
-        self._options = _core.DecodeOptions(conf, iou, max_det, max_candidates, agnostic)
+        self._options = make_options(conf, iou, max_det, max_candidates, agnostic)
         self._backend = backends.create(backend, path, device=device, head=head, recipe=recipe, names=names,
                                         **backend_options)
         self._info: ModelInfo = self._backend.info
@@ -303,7 +305,9 @@ class Detector:
 
 #: Default Detectors ``fastdet.detect`` keeps, least recently used first out.
 CACHE_SIZE = 8
-_DEFAULTS: OrderedDict[tuple[Any, ...], Detector] = OrderedDict()
+#: key -> the Detector, as a Future while the first caller of that key loads it (others wait
+#: for that one key only; callers of other keys go on).
+_DEFAULTS: OrderedDict[tuple[Any, ...], Future[Detector]] = OrderedDict()
 _DEFAULTS_LOCK = threading.Lock()
 
 
@@ -312,8 +316,8 @@ def _freeze(value: Any) -> Any:
         return tuple(_freeze(v) for v in value)
     if isinstance(value, dict):
         return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
-    if isinstance(value, _core.Recipe):
-        return repr(value)
+    if isinstance(value, _core.Recipe):  # every field, exactly (its repr rounds)
+        return ("Recipe",) + tuple(sorted(recipes.fields(value).items()))
     return value
 
 
@@ -329,12 +333,34 @@ def detect(frame: FrameLike | Sequence[FrameLike], model: str | os.PathLike[str]
     path = check_model_path(model)
     detector_options, per_call = split(options)
     key = (str(path.resolve()), path.stat().st_mtime_ns, _freeze(detector_options))
-    with _DEFAULTS_LOCK:
-        det = _DEFAULTS.get(key)
-        if det is None:
-            det = _DEFAULTS[key] = Detector(path, **detector_options)
-            while len(_DEFAULTS) > CACHE_SIZE:
-                _DEFAULTS.popitem(last=False)
-        else:
-            _DEFAULTS.move_to_end(key)
-    return det.detect(frame, **per_call)
+    return _cached_detector(key, path, detector_options).detect(frame, **per_call)
+
+
+def _cached_detector(key: tuple[Any, ...], path: Path, options: dict[str, Any]) -> Detector:
+    """The cached Detector for ``key``, loaded by the first caller outside the cache's lock; a
+    caller that finds it loading waits for it, and tries itself if that load failed."""
+    while True:
+        with _DEFAULTS_LOCK:
+            entry = _DEFAULTS.get(key)
+            owner = entry is None
+            if owner:
+                entry = _DEFAULTS[key] = Future()
+                while len(_DEFAULTS) > CACHE_SIZE:
+                    _DEFAULTS.popitem(last=False)
+            else:
+                _DEFAULTS.move_to_end(key)
+        assert entry is not None
+        if not owner:
+            if entry.exception() is None:  # waits (an interruption of this wait is raised here)
+                return entry.result()
+            continue  # the loader's own call failed; this one tries for itself
+        try:
+            det = Detector(path, **options)
+        except BaseException as e:
+            with _DEFAULTS_LOCK:
+                if _DEFAULTS.get(key) is entry:
+                    del _DEFAULTS[key]
+            entry.set_exception(e)
+            raise
+        entry.set_result(det)
+        return det

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from . import _core, default_model, heads, recipes
-from .errors import InputTypeError, ModelError
+from .errors import InputError, InputTypeError, ModelError
 from .onnx_external_data import check_external_data
 
 log = logging.getLogger("fastdet")
@@ -58,6 +58,50 @@ class ModelInfo:
     @property
     def task(self) -> str:
         return self.metadata.get("task", "detect")
+
+
+class ClassNames(dict):
+    """Class id -> name, read-only: one Detector's names are shared by every result it returns and
+    every thread that uses it, so an edit through one result would rename classes for all of them.
+    A dict otherwise (JSON, ``dict(names)``, pickling); ``copy()`` gives a plain, editable dict."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("class names are read-only: copy them (names.copy()) or pass names= to a new Detector")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only  # type: ignore[assignment]
+
+    def copy(self) -> dict[int, str]:  # type: ignore[override]
+        return dict(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClassNames, (dict(self),))
+
+
+def normalize_names(names: Any) -> dict[int, str]:
+    """A ``names=`` argument — {id: name} (ids as ints, or as digit strings from JSON) or a list of
+    names — as {int: str}; anything else is an InputTypeError, an empty or negative one an InputError."""
+    if isinstance(names, Mapping):
+        items = list(names.items())
+    elif isinstance(names, (list, tuple)):
+        items = list(enumerate(names))
+    else:
+        raise InputTypeError(f"names: expected {{class id: name}} or a list of names, got {type(names).__name__}")
+    if not items:
+        raise InputError("names: expected at least one class name (or None to read them from the model)")
+    out: dict[int, str] = {}
+    for k, v in items:
+        if isinstance(k, str) and k.strip().lstrip("-").isdigit():
+            k = int(k)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise InputTypeError(f"names: class ids must be whole numbers, got {k!r}")
+        if k < 0:
+            raise InputError(f"names: class ids must be 0 or more, got {k}")
+        if not isinstance(v, str):
+            raise InputTypeError(f"names: class {k}'s name must be a str, got {v!r}")
+        out[int(k)] = v
+    return out
 
 
 def parse_names(text: str) -> dict[int, str]:
@@ -108,11 +152,13 @@ def check_model_path(model: str | os.PathLike | None) -> Path:
     """Resolves the model argument, else FASTDET_MODEL, else the embedded default, to an existing file
     (or, for OpenVINO, an export folder holding an IR)."""
     if model is None:
-        model = os.environ.get("FASTDET_MODEL")
-    if not model:
-        return default_model.path()
+        model = os.environ.get("FASTDET_MODEL") or None  # set but empty: the default, as if unset
+        if model is None:
+            return default_model.path()
     if not isinstance(model, (str, os.PathLike)):
         raise InputTypeError(f"model: expected a path (str or os.PathLike), got {type(model).__name__}")
+    if not os.fspath(model):
+        raise ModelError("model: an empty path; " + HOW_TO_GET_A_MODEL)
     p = Path(model).expanduser()
     if p.is_dir():
         if not any(p.glob("*.xml")):
@@ -160,7 +206,7 @@ def describe_session(
         log.info("%s: dynamic input size without imgsz metadata, using 640x640", path.name)
     if meta.get("task", "detect") != "detect":
         raise ModelError(f"{path.name}: metadata task is {meta['task']!r}; fastdet decodes detection models")
-    class_names = dict(names) if names is not None else (parse_names(meta["names"]) if "names" in meta else None)
+    class_names = normalize_names(names) if names is not None else (parse_names(meta["names"]) if "names" in meta else None)
     out = outputs[0]
     if "float" not in out.type or "16" in out.type:
         raise ModelError(f"{path.name}: expected a float32 output, got {out.type}")
@@ -173,6 +219,7 @@ def describe_session(
         class_names = {i: str(i) for i in range(spec.num_classes if heads.format_name(spec) != "end2end" else 0)}
     if recipe is None:
         recipe = "yolox" if heads.format_name(spec) == "yolox" else "ultralytics"
-    r = recipes.preset(recipe) if isinstance(recipe, str) else recipe
+    r = recipes.resolve(recipe)  # a copy: the caller's Recipe object stays theirs to change
     out_shape = tuple(_dim(d) for d in out.shape)
-    return ModelInfo(path, inp.name, (_dim(shape[0]), 3, ih, iw), out.name, out_shape, spec, r, class_names, meta)
+    return ModelInfo(path, inp.name, (_dim(shape[0]), 3, ih, iw), out.name, out_shape, spec, r,
+                     ClassNames(class_names), meta)

@@ -8,10 +8,11 @@ the presets and builds them.
 
 from __future__ import annotations
 
+import copyreg
 from typing import Sequence
 
 from . import _core
-from .errors import InputError
+from .errors import InputError, InputTypeError
 
 # Names from the native enum itself ("center", "top_left", "stretch"): one table, shared with its repr.
 _PLACEMENTS = {name.lower(): value for name, value in _core.Placement.__members__.items()}
@@ -71,3 +72,34 @@ def preset(name: str) -> _core.Recipe:
         return PRESETS[name]()
     except KeyError:
         raise InputError(f"recipe: expected one of {sorted(PRESETS)} or a Recipe, got {name!r}") from None
+
+
+
+def resolve(recipe: _core.Recipe | str) -> _core.Recipe:
+    """A preset by name, or a copy of a Recipe (a Detector keeps its own: changing the caller's
+    object later must not change the Detector's preprocessing). Anything else: InputTypeError."""
+    if isinstance(recipe, str):
+        return preset(recipe)
+    if not isinstance(recipe, _core.Recipe):
+        raise InputTypeError(f"recipe: expected a Recipe or one of {sorted(PRESETS)}, got {type(recipe).__name__}")
+    return from_fields(fields(recipe))
+
+
+def fields(recipe: _core.Recipe) -> dict[str, object]:
+    """Every field of a Recipe, exactly (what a copy, a cache key or a pickle needs)."""
+    return {"placement": recipe.placement, "scaleup": recipe.scaleup, "pad_value": recipe.pad_value,
+            "scale": recipe.scale, "mean": tuple(recipe.mean), "std": tuple(recipe.std),
+            "output_rgb": recipe.output_rgb}
+
+
+def from_fields(values: dict[str, object]) -> _core.Recipe:
+    """The Recipe whose ``fields`` are ``values``."""
+    r = _core.Recipe()
+    for name, value in values.items():
+        setattr(r, name, value)
+    return r
+
+
+# A Recipe pickles as its fields, so it travels wherever Detector options do (Ray actors,
+# process pools): the native object has no pickle support of its own.
+copyreg.pickle(_core.Recipe, lambda r: (from_fields, (fields(r),)))
