@@ -4,6 +4,7 @@ partitioning; a corrupt image is one error row. Skipped where ray is not install
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,6 +75,58 @@ def test_bad_model_argument_is_an_input_error():
         DetectBatches(12345)
 
 
+def test_model_bytes_leave_no_temporary_copy(model, images, tmp_path, monkeypatch):
+    """Each actor writes the shipped bytes to a private file for the backend: it is gone once the
+    Detector has loaded it (and when loading fails), and detection goes on without it."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    blob = Path(model).read_bytes()
+    jobs = [DetectBatches(blob, conf=0.1) for _ in range(3)]
+    with pytest.raises(fastdet.ModelError):
+        DetectBatches(b"not an onnx model")
+    assert list(tmp_path.iterdir()) == []
+    files = _files(images)[:3]
+    want = detections_table(fastdet.Detector(model, conf=0.1), files).to_pylist()
+    for job in jobs:
+        assert job(pa.Table.from_pydict({"path": files})).sort_by("path").to_pylist() == want
+
+
+def test_a_recipe_pickles_as_its_fields(model, images):
+    """Ray pickles the Detector options it sends to actors: a Recipe (a native object) pickles as
+    its fields and comes back equal, and DetectBatches given it detects as a local Detector does."""
+    import pickle
+
+    from fastdet import recipes
+
+    recipe = fastdet.make_recipe(placement="top_left", pad_value=0.0, scale=1 / 510, mean=(0.1, 0.2, 0.3),
+                                 std=(2.0, 1.5, 1.0), output_rgb=False, scaleup=False)
+    back = pickle.loads(pickle.dumps(recipe))
+    assert back is not recipe and recipes.fields(back) == recipes.fields(recipe)
+    files = _files(images)[:4]
+    table = pa.Table.from_pydict({"path": files})
+    want = detections_table(fastdet.Detector(model, conf=0.1, recipe=recipe), files).to_pylist()
+    assert DetectBatches(str(model), conf=0.1, recipe=back)(table).sort_by("path").to_pylist() == want
+
+
+def test_ray_output_folder_must_be_new_or_empty(model, images, tmp_path, capsys):
+    """A folder already holding files is refused (one line, exit 2 from the CLI), never mixed."""
+    pytest.importorskip("ray")
+    from fastdet.cli import main
+    from fastdet.ray import run_detect
+
+    out = tmp_path / "detections"
+    out.mkdir()
+    (out / "part-0.parquet").write_bytes(b"an earlier run")
+    with pytest.raises(fastdet.InputError, match=re.escape(str(out))):
+        run_detect([str(images / "a")], out, model=model)
+    args = ["detect", "--ray", str(images / "a"), "--model", str(model), "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastdet: error:") and str(out) in err and len(err.strip().splitlines()) == 1
+    assert [p.name for p in out.iterdir()] == ["part-0.parquet"]
+
+
 @pytest.mark.parametrize("actors,batch", [(1, 5), (2, 3)])
 def test_cli_on_a_local_ray_writes_the_single_process_rows(model, images, tmp_path, actors, batch):
     pytest.importorskip("ray")
@@ -112,3 +165,23 @@ def test_eval_on_ray_equals_the_local_eval(tmp_path, capsys):
     distributed = json.loads(capsys.readouterr().out)
     assert distributed["metrics"] == local["metrics"]
     assert distributed["data"] == local["data"]
+
+
+def test_run_detect_into_a_folder_with_a_custom_recipe(model, images, tmp_path):
+    """In-process run_detect: a Recipe object reaches the actors, a folder output counts this
+    run's rows, and the same folder is refused the second time."""
+    pytest.importorskip("ray")
+    from fastdet.ray import run_detect
+
+    recipe = fastdet.make_recipe(placement="top_left", pad_value=0.0, scale=1 / 510)
+    files = _files(images)
+    out = tmp_path / "detections"
+    counts = run_detect([str(images)], out, model=model, actors=1, cpus_per_actor=0.5, batch_size=8,
+                        conf=0.1, recipe=recipe)
+    assert counts == {"images": 24, "errors": 1}
+    got = pq.read_table(out).sort_by("path").to_pylist()
+    want = detections_table(fastdet.Detector(model, conf=0.1, recipe=recipe), files).to_pylist()
+    assert got == want
+    assert got != detections_table(fastdet.Detector(model, conf=0.1), files).to_pylist()  # the recipe mattered
+    with pytest.raises(fastdet.InputError, match="not empty"):
+        run_detect([str(images)], out, model=model, conf=0.1)

@@ -14,10 +14,12 @@ it. ``ray`` and ``pyarrow`` are imported when used (``pip install 'fastdet[ray]'
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from .errors import Error, InputError
 
@@ -39,21 +41,40 @@ def schema() -> Any:
     ])
 
 
-def _model_file(model: Any) -> str | None:
-    """A local path for the model: bytes (shipped from the driver, e.g. through the object store)
-    are written to a private temporary file; a path is used as it is; None is the default model."""
+@contextlib.contextmanager
+def _model_file(model: Any) -> Iterator[str | None]:
+    """A local path for the model while the block runs: bytes (shipped from the driver, e.g. through
+    the object store) are written to a private temporary file, removed with its folder when the
+    block ends, however it ends; a path is used as it is; None is the default model.
+
+    Every backend reads the file while the Detector is constructed (ONNX Runtime's session,
+    OpenVINO's ``read_model`` -- its later compilations start from the model in memory --,
+    TensorRT's engine build, the PyTorch conversion) and never again, so loading inside the block
+    leaves nothing behind on the node, whatever the number of actors or restarts."""
     if model is None or isinstance(model, (str, os.PathLike)):
-        return None if model is None else os.fspath(model)
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        folder = tempfile.mkdtemp(prefix="fastdet-model-")  # created 0700
+        yield None if model is None else os.fspath(model)
+        return
+    if not isinstance(model, (bytes, bytearray, memoryview)):
+        model = _object_ref_value(model)
+    folder = tempfile.mkdtemp(prefix="fastdet-model-")  # created 0700
+    try:
         path = Path(folder) / "model.onnx"
         path.write_bytes(bytes(model))
-        return str(path)
-    try:  # an ObjectRef of the model's bytes
+        yield str(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _object_ref_value(model: Any) -> bytes:
+    """The model's bytes from a ``ray.ObjectRef`` of them; anything else is an InputError."""
+    try:
         import ray
 
         if isinstance(model, ray.ObjectRef):
-            return _model_file(ray.get(model))
+            value = ray.get(model)
+            if isinstance(value, (bytes, bytearray, memoryview)):
+                return bytes(value)
+            raise InputError(f"model: the object ref holds {type(value).__name__}, expected the model's bytes")
     except ImportError:
         pass
     raise InputError(f"model: expected a path, the model's bytes or an object ref of them, got {type(model).__name__}")
@@ -63,7 +84,8 @@ class DetectBatches:
     """``map_batches`` callable: one Detector per actor.
 
     model: a path readable on every node, the model's bytes, a ``ray.ObjectRef`` of them, or None
-    for $FASTDET_MODEL / the embedded model. detector_options: as ``fastdet.Detector``.
+    for $FASTDET_MODEL / the embedded model (bytes are written to a temporary file that is removed
+    once the Detector has loaded it). detector_options: as ``fastdet.Detector``.
     A batch is a pyarrow Table (or dict of columns) with ``path`` and optionally ``bytes`` (from
     ``read_binary_files(include_paths=True)``); without ``bytes`` the file at ``path`` is read.
     Returns a pyarrow Table with ``schema()``.
@@ -72,7 +94,8 @@ class DetectBatches:
     def __init__(self, model: Any = None, **detector_options: Any) -> None:
         from .detector import Detector
 
-        self.detector = Detector(_model_file(model), **detector_options)
+        with _model_file(model) as path:
+            self.detector = Detector(path, **detector_options)
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
@@ -132,7 +155,8 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
                address: str | None = None, actors: int = 1, cpus_per_actor: float = 1.0, gpus_per_actor: float = 0.0,
                batch_size: int = 16, **detector_options: Any) -> dict[str, int]:
     """Detects on every image of ``sources`` with Ray Data and writes ``out``: a parquet file sorted
-    by path (``*.parquet``), or a folder of parquet files as Ray writes them (any other name).
+    by path (``*.parquet``), or a folder of parquet files as Ray writes them (any other name: a
+    new or empty folder; one that already holds files is an InputError, so runs never mix).
 
     actors: Detectors running at once; cpus_per_actor: the CPUs Ray reserves for each (fractional
     values leave room for the reading tasks on small machines; a CPU backend gets that many
@@ -144,6 +168,12 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
     if actors < 1 or batch_size < 1 or not cpus_per_actor > 0 or gpus_per_actor < 0:
         raise InputError(f"actors, batch size and CPUs per actor must be positive (GPUs per actor >= 0), got "
                          f"{actors}, {batch_size}, {cpus_per_actor}, {gpus_per_actor}")
+    out = Path(os.fspath(out))
+    to_file = out.suffix.lower() == ".parquet"
+    if not to_file and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        what = "a folder that is not empty" if out.is_dir() else "not a folder"
+        raise InputError(f"out: {str(out)!r} is {what}: give a new or empty folder (or OUT.parquet), "
+                         "so that this run's files are not mixed with others")
     files = expand_sources(sources)
     started = not ray.is_initialized()
     if started:
@@ -168,18 +198,14 @@ def run_detect(sources: Sequence[str], out: str | os.PathLike[str], *, model: An
         ds = ds.map_batches(DetectBatches, fn_constructor_kwargs={"model": model_arg, **options},
                             batch_format="pyarrow", batch_size=batch_size, concurrency=actors,
                             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None)
-        out = Path(os.fspath(out))
-        if out.suffix.lower() == ".parquet":
-            table = ds.to_arrow_refs()
-            merged = _concat_sorted([ray.get(t) for t in table])
+        if to_file:
+            merged = _concat_sorted([ray.get(t) for t in ds.to_arrow_refs()])
             pq.write_table(merged, str(out))
-            errors = sum(e is not None for e in merged.column("error").to_pylist())
-            return {"images": merged.num_rows, "errors": errors}
+            return {"images": merged.num_rows, "errors": merged.num_rows - merged.column("error").null_count}
         ds.write_parquet(str(out))
-        done = ray.data.read_parquet(str(out)).to_arrow_refs()
-        merged = _concat_sorted([ray.get(t) for t in done])
-        errors = sum(e is not None for e in merged.column("error").to_pylist())
-        return {"images": merged.num_rows, "errors": errors}
+        # The folder was new or empty: every file in it is this run's. Only the error column is read.
+        written = pq.read_table(str(out), columns=["error"]).column("error")
+        return {"images": len(written), "errors": len(written) - written.null_count}
     finally:
         if started:
             ray.shutdown()
@@ -248,5 +274,5 @@ def detections_table(detector: Any, files: Sequence[str]) -> Any:
     return pa.Table.from_pydict(rows, schema=schema()).sort_by("path")
 
 
-__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "predictor", "read_files", "run_detect",
-           "schema"]
+__all__ = ["COLUMNS", "DetectBatches", "detections_table", "expand_sources", "predictor", "read_files",
+           "run_detect", "schema"]
