@@ -296,3 +296,30 @@ def test_command_modules_do_not_import_each_other():
             "fastdet.bench.cli; print('fastdet.cli' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_sizes_and_counts_too_large_to_be_meant_are_refused_before_anything_is_allocated():
+    """A letterbox side above the native limit (it used to allocate 55 GiB first and raise
+    MemoryError) and a thread count ONNX Runtime would start for real (100,000 took all memory)."""
+    frame = np.zeros((10, 10, 3), np.uint8)
+    for size in (70000, (70000, 640), (640, 70000)):
+        with pytest.raises(fastdet.InputError, match="65536"):
+            fastdet.letterbox(frame, size)
+    from fastdet.backends.options import OnnxRuntimeOptions
+
+    with pytest.raises(fastdet.InputError, match="threads: expected at most 1024"):
+        OnnxRuntimeOptions(threads=100000)
+
+
+def test_saving_where_no_image_can_go_is_one_clear_error(tmp_path):
+    pytest.importorskip("cv2")
+    frame = np.zeros((20, 20, 3), np.uint8)
+    dets = fastdet.Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), {},
+                              (20, 20))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(fastdet.InputError, match="cannot make the folder"):
+        dets.save(blocker / "out.jpg", frame)
+    with pytest.raises(fastdet.InputError, match="image suffix"):
+        dets.save(tmp_path / "new" / "out.xyz", frame)
+    assert not (tmp_path / "new").exists()  # nothing made for a file that cannot be written

@@ -71,10 +71,15 @@ def save(path: str | os.PathLike[str], frame: FrameLike, dets: Detections, *, rg
     if checked.rgb:
         image = np.ascontiguousarray(image[:, :, ::-1])
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.haveImageWriter(str(out)):  # before any folder is made for it
+        raise InputError(f"path: cannot write an image to {str(out)!r}: expected an image suffix (.jpg, .png, ...)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"path: cannot make the folder {str(out.parent)!r}: {e.strerror or e}") from None
     try:
         ok = cv2.imwrite(str(out), image)
-    except cv2.error:  # raised, not returned, for a suffix OpenCV has no encoder for
+    except cv2.error:
         ok = False
     if not ok:
         raise InputError(f"path: cannot write an image to {str(out)!r}: expected an image suffix "

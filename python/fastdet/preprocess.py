@@ -9,6 +9,7 @@ import numpy as np
 from . import _core, recipes
 from .errors import InputError, InputTypeError
 from .frames import FrameLike, as_frame
+from .model import MAX_INPUT_SIDE
 
 
 def _side(v: object) -> int:
@@ -46,8 +47,8 @@ def letterbox(
     Returns (float32[3, height, width] tensor, Geometry); ``Geometry`` maps boxes back.
     """
     h, w = _size_hw(size)
-    if h < 1 or w < 1:
-        raise InputError(f"size: expected positive height and width, got {(h, w)}")
+    if not (1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+        raise InputError(f"size: expected 1 to {MAX_INPUT_SIDE} pixels per side, got {(h, w)}")
     f = as_frame(frame, rgb=rgb)
     r = recipes.preset(recipe) if isinstance(recipe, str) else recipe
     if not isinstance(r, _core.Recipe):

@@ -17,6 +17,16 @@ from ..errors import InputError, InputTypeError
 T = TypeVar("T", bound="BackendOptions")
 
 
+#: Inference threads a CPU backend may be asked for: ONNX Runtime starts every thread asked for
+#: (100,000 of them took the whole memory of a 24 GiB machine); OpenVINO clamps on its own.
+MAX_THREADS = 1024
+
+
+def _at_most(name: str, value: int | None, limit: int) -> None:
+    if value is not None and value > limit:
+        raise InputError(f"{name}: expected at most {limit}, got {value}")
+
+
 def _positive_int(name: str, value: Any, *, optional: bool = True) -> None:
     if value is None and optional:
         return
@@ -53,6 +63,7 @@ class OnnxRuntimeOptions(BackendOptions):
 
     def __post_init__(self) -> None:
         _positive_int("threads", self.threads)
+        _at_most("threads", self.threads, MAX_THREADS)
 
 
 @dataclass(frozen=True)
