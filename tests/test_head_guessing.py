@@ -163,3 +163,12 @@ def test_yolox_head_at_a_size_not_a_multiple_of_32_is_a_clear_model_error(tmp_pa
     m = constant_model(tmp_path / "x.onnx", (330, 330), (1, cells(330, 330), 85), None)
     with pytest.raises(fastdet.ModelError, match="multiples of 32: export at 352x352"):
         fastdet.Detector(m)
+
+
+def test_names_that_do_not_fit_the_output_say_what_the_shape_alone_gives(tmp_path):
+    from tiny_models import yolov8_like
+
+    path = yolov8_like(tmp_path / "three.onnx", np.full((84, 4), 8, np.float32), np.zeros((3, 84), np.float32),
+                       metadata={"imgsz": "[64, 64]"})
+    with pytest.raises(fastdet.ModelError, match="list 1; by its shape alone it is yolov8 with 3 classes"):
+        fastdet.Detector(path, names={0: "a"})

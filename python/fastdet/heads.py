@@ -62,9 +62,14 @@ def detect_head(
         if nc < 1 and fmt != "end2end":
             raise UnsupportedModelError(f"output shape {tuple(output_shape)} leaves no class scores for {fmt}")
         if num_classes is not None and fmt != "end2end" and nc != num_classes:
+            alone = _guess_format(a, b, h, w, None)
+            alone_nc = {"yolov8": a - 4, "yolov5": b - 5, "yolox": b - 5}.get(alone)
+            hint = (f"; by its shape alone it is {alone} with {alone_nc} classes"
+                    if alone_nc is not None and alone_nc > 0 and (alone, alone_nc) != (fmt, nc) else "")
             raise UnsupportedModelError(
-                f"output shape {tuple(output_shape)} gives {nc} classes as {fmt}, but the model's metadata "
-                f"names {num_classes}: is this a detection model?"
+                f"output shape {tuple(output_shape)} gives {nc} classes as {fmt}, but the class names (the "
+                f"model's metadata, or names=) list {num_classes}{hint}: are the names this model's, and is it "
+                "a detection model?"
             )
         try:
             return _core.HeadSpec(FORMATS[fmt], nc, n, h, w, list(YOLOX_STRIDES))

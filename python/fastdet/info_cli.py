@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     lines = [
         f"model:     {path}" + (f"\n           {default_model.DESCRIPTION}" if embedded else ""),
         f"format:    {info.format} ({_core.HeadFormat(head.format).name}), output {info.output_name} "
-        f"{tuple('B' if d is None else d for d in info.output_shape)}",
+        f"({', '.join('B' if d is None and i == 0 else '?' if d is None else str(d) for i, d in enumerate(info.output_shape))})",
         f"input:     {info.input_name} [{'B' if b is None else b}, 3, {h}, {w}]"
         + (" (dynamic batch)" if b is None else ""),
         f"task:      {info.task}",
