@@ -138,3 +138,28 @@ def test_unsafe_names_metadata_is_not_evaluated(tmp_path):
 def test_unknown_backend(det):
     with pytest.raises(ValueError, match="backend: expected"):
         fastdet.Detector(det.info.path, backend="magic")
+
+
+def test_the_pillow_decoder_turns_images_upright_as_opencv_does(monkeypatch):
+    """Without OpenCV, files are decoded by Pillow: a phone photo's EXIF orientation is applied as
+    cv2.imdecode applies it, so the model sees the same pixels whichever decoder is installed."""
+    import io
+    import sys
+
+    pytest.importorskip("cv2")
+    Image = pytest.importorskip("PIL.Image")
+    picture = np.zeros((40, 80, 3), np.uint8)
+    picture[:20] = 200
+    picture[:, :10] = 50
+    im = Image.fromarray(picture)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", exif=exif, quality=95)
+    data = buf.getvalue()
+    by_opencv = fastdet.frames.decode_image(data)
+    monkeypatch.setitem(sys.modules, "cv2", None)  # as if OpenCV were not installed
+    by_pillow = fastdet.frames.decode_image(data)
+    assert by_opencv.shape == by_pillow.shape == (80, 40)
+    assert not by_opencv.rgb and by_pillow.rgb
+    assert np.abs(by_pillow.pixels[:, :, ::-1].astype(int) - by_opencv.pixels).max() <= 2

@@ -58,12 +58,13 @@ def decode_image(data: bytes, name: str = "image") -> Frame:
     try:
         import io
 
-        from PIL import Image, UnidentifiedImageError
+        from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:
         raise ImportError("reading image files needs OpenCV or Pillow: pip install 'fastdet[cpu]'") from None
     try:
         with Image.open(io.BytesIO(data)) as im:
-            return Frame(np.asarray(im.convert("RGB")), rgb=True)
+            # Turned upright by its EXIF orientation, as cv2.imdecode (and so ultralytics) does.
+            return Frame(np.asarray(ImageOps.exif_transpose(im).convert("RGB")), rgb=True)
     except (UnidentifiedImageError, OSError) as e:
         raise InputError(f"image: cannot decode {name!r}: {e}") from None
 
