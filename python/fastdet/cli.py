@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -55,6 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # The reader of stdout left (`fastdet detect ... --jsonl | head -1`): not an error of
+        # this run. Stop quietly, as a process killed by SIGPIPE would, with nothing more printed
+        # (stdout goes to /dev/null so the interpreter's final flush cannot fail again).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (Error, ValueError, OSError, ImportError) as e:
         message = f"{e.strerror}: {e.filename!r}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
         print(f"fastdet: error: {message}", file=sys.stderr)

@@ -126,13 +126,14 @@ def run_ray(args: argparse.Namespace) -> int:
     return 1 if counts["errors"] else 0
 
 
-def _open_output(spec: str | None, flag: str, taken: dict[str, str]) -> TextIO | None:
+def _real(path: Path) -> str:
+    return os.path.realpath(path)
+
+
+def _open_output(spec: str | None, flag: str) -> TextIO | None:
     if spec is None:
         return None
     if spec == "-":
-        if "-" in taken:
-            raise InputError(f"{flag} and {taken['-']} both print to stdout: give one of them a FILE")
-        taken["-"] = flag
         return sys.stdout
     try:
         return open(spec, "w", encoding="utf-8", newline="")
@@ -164,39 +165,84 @@ def plan(specs: list[str]) -> list[tuple[str, Any]]:
 
 
 class _Run:
-    """One `fastdet detect` run: its outputs, counts and failures."""
+    """One `fastdet detect` run: its outputs, counts and failures. Made in two steps: the
+    arguments are checked first (nothing is written), and the outputs are opened only once the
+    model has loaded, so a mistake anywhere leaves every existing file as it was."""
 
     def __init__(self, args: argparse.Namespace, inputs: list[tuple[str, Any]]) -> None:
-        from .io.images import is_video
-        from .io.sinks import CsvSink, JsonlSink, YoloTxtSink
+        from .io.images import is_image, is_video
+        from .io.sinks import VideoSink
 
         self.args = args
         self.closing: list[Any] = []
-        taken: dict[str, str] = {}
-        self.jsonl = self._sink(JsonlSink, _open_output(args.jsonl, "--jsonl", taken))
-        self.csv = self._sink(CsvSink, _open_output(args.csv, "--csv", taken))
-        if args.json and "-" in taken:
-            raise InputError(f"--json and {taken['-']} both print to stdout: give {taken['-']} a FILE")
-        self.quiet = bool(taken) or args.json  # stdout carries data: summaries go to stderr
-        self.txt = None
-        if args.txt:
-            self.txt = YoloTxtSink(save_folder(args.txt, "--txt"), with_conf=args.txt_conf)
-        elif args.txt_conf:
+        self.jsonl: Any = None
+        self.csv: Any = None
+        self.txt: Any = None
+        stdout = [flag for flag, spec in (("--jsonl", args.jsonl), ("--csv", args.csv)) if spec == "-"]
+        if len(stdout) == 2:
+            raise InputError("--jsonl and --csv both print to stdout: give one of them a FILE")
+        if args.json and stdout:
+            raise InputError(f"--json and {stdout[0]} both print to stdout: give {stdout[0]} a FILE")
+        self.quiet = bool(stdout) or args.json  # stdout carries data: summaries go to stderr
+        if args.txt_conf and not args.txt:
             raise InputError("--txt-conf goes with --txt DIR")
+        sources = {_real(path) for kind, spec in inputs if kind != "live"
+                   for path in (spec if kind == "images" else [spec])}
+        outputs: dict[str, str] = {}
+        for flag, spec in (("--jsonl", args.jsonl), ("--csv", args.csv)):
+            if spec in (None, "-"):
+                continue
+            if is_image(Path(spec)) or is_video(Path(spec)):
+                # `--jsonl a.jpg b.jpg` takes a.jpg as the FILE: writing it would destroy an input.
+                raise InputError(f"{flag} {spec!r}: an image or video name is not an output file; put {flag} "
+                                 f"after the sources, or write {flag}=FILE")
+            self._claim(outputs, sources, flag, spec)
         self.save_video_file: Path | None = None
         self.save_dir: Path | None = None
         if args.save:
-            if is_video(Path(args.save)):
+            save = Path(args.save)
+            if is_video(save):
                 if len(inputs) != 1 or inputs[0][0] == "images":
                     raise InputError(f"--save {args.save!r}: a video file holds one video, camera or stream; "
                                      "give a folder for images or several sources")
-                self.save_video_file = Path(args.save)
+                if save.suffix.lower() not in VideoSink.FOURCC:
+                    raise InputError(f"--save {args.save!r}: fastdet writes annotated videos as "
+                                     f"{', '.join(sorted(VideoSink.FOURCC))}")
+                self._claim(outputs, sources, "--save", args.save)
+                self.save_video_file = save
             else:
-                self.save_dir = save_folder(args.save, "--save")
+                if save.exists() and not save.is_dir():
+                    raise InputError(f"--save {args.save!r}: is a file; give a folder for the annotated images")
+                holds = [p for p in sources if Path(p).parent == Path(_real(save))]
+                if holds:
+                    raise InputError(f"--save {args.save!r}: the folder holds inputs ({Path(holds[0]).name}); "
+                                     "their annotated copies would overwrite them: give another folder")
         self.unique = UniqueNames()
         self.records: list[dict[str, Any]] = []
         self.failed = 0
         self.total = 0
+
+    @staticmethod
+    def _claim(outputs: dict[str, str], sources: set[str], flag: str, spec: str) -> None:
+        """Refuses an output file that is an input or another output of this run."""
+        real = _real(Path(spec))
+        if real in sources:
+            raise InputError(f"{flag} {spec!r}: is one of the inputs; writing it would destroy it")
+        if real in outputs:
+            raise InputError(f"{flag} {spec!r}: {outputs[real]} writes the same file")
+        outputs[real] = flag
+
+    def open(self) -> None:
+        """Opens the outputs (files truncated, folders made): after every check and the model load."""
+        from .io.sinks import CsvSink, JsonlSink, YoloTxtSink
+
+        args = self.args
+        self.jsonl = self._sink(JsonlSink, _open_output(args.jsonl, "--jsonl"))
+        self.csv = self._sink(CsvSink, _open_output(args.csv, "--csv"))
+        if args.txt:
+            self.txt = YoloTxtSink(save_folder(args.txt, "--txt"), with_conf=args.txt_conf)
+        if args.save and self.save_video_file is None:
+            self.save_dir = save_folder(args.save, "--save")
 
     def _sink(self, kind: Any, out: TextIO | None) -> Any:
         if out is None:
@@ -329,6 +375,8 @@ def _run_video(run: _Run, det: Any, kind: str, spec: Any, source: Any) -> tuple[
             if stream.dropped:
                 bar.set_postfix(dropped=stream.dropped, refresh=False)
             bar.update()
+    except BrokenPipeError:  # stdout's reader left: the whole run stops (cli.main), not this source
+        raise
     except _SaveFailed as e:  # the annotated video cannot be written: the error is --save's, not the source's
         assert video_sink is not None
         run.fail(f"--save {str(video_sink.path)!r}", e.__cause__ or e)
@@ -346,13 +394,22 @@ class _SaveFailed(Exception):
     """Writing the annotated video failed (the cause says why)."""
 
 
+#: The Ray options and their defaults: any other value without --ray is a mistake to report.
+RAY_DEFAULTS = {"out": None, "address": None, "actors": 1, "cpus_per_actor": 1.0, "gpus_per_actor": 0.0,
+                "batch_size": 16}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.ray:
         return run_ray(args)
+    given = [name for name, default in RAY_DEFAULTS.items() if getattr(args, name) != default]
+    if given:
+        raise InputError(f"--{given[0].replace('_', '-')} goes with --ray")
     inputs = plan(args.sources)  # a path that names nothing stops here: exit 2
-    state = _Run(args, inputs)
+    state = _Run(args, inputs)  # every check; nothing written yet
     try:
         det = detector_from_args(args)
+        state.open()
         for kind, spec in inputs:
             if kind == "images":
                 detect_images(state, det, spec)

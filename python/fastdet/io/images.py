@@ -29,6 +29,8 @@ def expand(spec: str | os.PathLike[str]) -> list[Path]:
     """The files ``spec`` names: itself, a folder's images and videos (recursively, sorted), or
     a glob pattern's matches (sorted). Raises InputError when it names nothing."""
     text = os.fspath(spec)
+    if not text.strip():  # Path("") is the current folder: an unset variable must not mean "everything here"
+        raise InputError("source: an empty path (an unset variable?); give a file, folder or pattern")
     p = Path(text)
     if p.is_dir():
         if not os.access(p, os.R_OK | os.X_OK):
