@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError
@@ -24,34 +27,99 @@ from ..errors import InputError
 HELP = "benchmark a model (latency, stages, throughput), gate on it, or compare two saved runs"
 
 
+#: The options of a measuring run (``bench MODEL``) and their defaults. With --baseline/--current
+#: they would be ignored, so any of them set to something else is refused there.
+MEASURING: dict[str, object] = {
+    "device": "cpu", "backend": "auto", "batch": "1", "frames": "1920x1080", "iters": 50, "warmup": 5,
+    "json": None, "plot": None, "no_progress": False, "clients": None, "modes": "shared,per-thread,batching",
+    "requests": 0, "rounds": 3, "min_fps": None, "max_p99_ms": None,
+}
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = MEASURING
     p.add_argument("model", nargs="?", help="model to benchmark (default: none; give one, or --baseline/--current)")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="cpu (default) or cuda")
-    p.add_argument("--backend", default="auto", help="auto (default) or a backend name from `fastdet info`")
-    p.add_argument("--batch", default="1", help="comma-separated batch sizes (default 1), e.g. 1,8")
-    p.add_argument("--frames", default="1920x1080",
+    p.add_argument("--device", default=d["device"], choices=["cpu", "cuda"], help="cpu (default) or cuda")
+    p.add_argument("--backend", default=d["backend"], help="auto (default) or a backend name from `fastdet info`")
+    p.add_argument("--batch", default=d["batch"], help="comma-separated batch sizes (default 1), e.g. 1,8")
+    p.add_argument("--frames", default=d["frames"],
                    help="synthetic frame size WIDTHxHEIGHT (default 1920x1080) or an image file")
-    p.add_argument("--iters", type=int, default=50, help="timed calls per batch size (default 50)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed calls first (default 5)")
-    p.add_argument("--json", metavar="OUT", help="write the report (with the environment) as JSON")
-    p.add_argument("--plot", metavar="PNG", help="write a latency histogram + stage bars (needs matplotlib)")
+    p.add_argument("--iters", type=int, default=d["iters"], help="timed calls per batch size (default 50)")
+    p.add_argument("--warmup", type=int, default=d["warmup"], help="untimed calls first (default 5)")
+    p.add_argument("--json", metavar="OUT", default=d["json"],
+                   help="write the report (with the environment) as JSON")
+    p.add_argument("--plot", metavar="PNG", default=d["plot"],
+                   help="write a latency histogram + stage bars (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--clients", metavar="N,N", default=None,
+    p.add_argument("--clients", metavar="N,N", default=d["clients"],
                    help="instead: throughput and p50/p99 vs client threads, e.g. 1,2,4,16, for a shared Detector, "
                         "one Detector per thread and a BatchingDetector")
-    p.add_argument("--modes", default="shared,per-thread,batching", help="with --clients: which of "
-                                                                          "shared,per-thread,batching (default all)")
-    p.add_argument("--requests", type=int, default=0, metavar="N",
+    p.add_argument("--modes", default=d["modes"], help="with --clients: which of "
+                                                        "shared,per-thread,batching (default all)")
+    p.add_argument("--requests", type=int, default=d["requests"], metavar="N",
                    help="with --clients: frames per client per round (default 64 / clients, at least 4)")
-    p.add_argument("--rounds", type=int, default=3, metavar="N",
+    p.add_argument("--rounds", type=int, default=d["rounds"], metavar="N",
                    help="with --clients: rounds over every cell, alternating modes (default 3)")
-    p.add_argument("--min-fps", type=float, default=None, metavar="N",
+    p.add_argument("--min-fps", type=float, default=d["min_fps"], metavar="N",
                    help="gate: exit 1 unless every batch size reaches N frames/s")
-    p.add_argument("--max-p99-ms", type=float, default=None, metavar="X",
+    p.add_argument("--max-p99-ms", type=float, default=d["max_p99_ms"], metavar="X",
                    help="gate: exit 1 unless every batch size's p99 call latency is at most X ms")
     from .regression import add_arguments as regression_arguments
 
     regression_arguments(p)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _given(args: argparse.Namespace, defaults: dict[str, object]) -> list[str]:
+    """The flags of ``defaults`` that ``args`` sets to something other than their default."""
+    return [_flag(name) for name, default in defaults.items() if getattr(args, name, default) != default]
+
+
+def check_output(path: str, flag: str) -> None:
+    """An output file the run will write: its folder must exist and be writable, and the path
+    itself must not be a folder; checked before anything is measured (InputError naming ``flag``)."""
+    target = Path(path)
+    parent = target.parent
+    if target.is_dir():
+        raise InputError(f"{flag} {path!r}: is a folder; give a file name in it")
+    if not parent.exists():
+        raise InputError(f"{flag} {path!r}: no such folder {str(parent)!r}; create it first")
+    if not parent.is_dir():
+        raise InputError(f"{flag} {path!r}: {str(parent)!r} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"{flag} {path!r}: not writable (permissions)")
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Everything a measuring run can check before it loads the model: InputError on the first
+    bad value."""
+    from . import runner
+    from .regression import COMPARING
+
+    comparing = _given(args, COMPARING)
+    if comparing:
+        raise InputError(f"{', '.join(comparing)}: only {'applies' if len(comparing) == 1 else 'apply'} with "
+                         f"--baseline and --current (comparing two saved runs), not when benchmarking a MODEL")
+    for name in ("min_fps", "max_p99_ms"):
+        value = getattr(args, name)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{_flag(name)}: expected a finite, positive number, got {value}")
+    for name in ("json", "plot"):
+        if getattr(args, name):
+            check_output(getattr(args, name), _flag(name))
+    if args.json and args.plot and Path(args.json).resolve() == Path(args.plot).resolve():
+        raise InputError(f"--json and --plot name the same file {args.json!r}; give each its own")
+    runner.check_frames(args.frames)
+    if args.clients:
+        from . import clients
+
+        clients.parse_clients(args.clients)
+        clients.parse_modes(args.modes)
+    else:
+        runner.parse_counts(args.batch)
 
 
 def check_gate(report: dict, min_fps: float | None, max_p99_ms: float | None) -> list[str]:
@@ -67,17 +135,19 @@ def check_gate(report: dict, min_fps: float | None, max_p99_ms: float | None) ->
 
 def run(args: argparse.Namespace) -> int:
     if args.baseline or args.current:
-        if args.model:
-            raise InputError("give either MODEL or --baseline/--current, not both")
+        # --no-progress changes no result (a comparison shows no progress bar): harmless, allowed.
+        measuring = {k: v for k, v in MEASURING.items() if k != "no_progress"}
+        ignored = (["MODEL"] if args.model else []) + _given(args, measuring)
+        if ignored:
+            raise InputError(f"{', '.join(ignored)}: {'does' if len(ignored) == 1 else 'do'} not apply when "
+                             f"comparing two saved runs (--baseline/--current); give either a MODEL to benchmark "
+                             f"or --baseline and --current")
         from .regression import run as compare
 
         return compare(args)
     if not args.model:
         raise InputError("give a MODEL to benchmark (or --baseline and --current to compare two saved runs)")
-    for name in ("min_fps", "max_p99_ms"):
-        value = getattr(args, name)
-        if value is not None and not value > 0:
-            raise InputError(f"--{name.replace('_', '-')}: expected a positive number, got {value}")
+    _check_arguments(args)  # before minutes of benchmarking, not after
     from . import runner
 
     if args.plot:

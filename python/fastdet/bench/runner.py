@@ -5,6 +5,7 @@ batch size, timed with perf_counter_ns around ``Detector.detect`` and read from
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -26,12 +27,34 @@ def parse_counts(text: str, flag: str = "--batch", example: str = "1,8") -> list
     return out
 
 
+def check_frames(spec: str) -> tuple[int, int] | Path:
+    """``--frames``: an existing image file (its Path) or a size ``WIDTHxHEIGHT`` ((width, height));
+    else an InputError that names both forms and says what is wrong (missing file, folder, size)."""
+    from . import frames as synthetic
+
+    p = Path(spec)
+    if p.is_file():
+        return p
+    try:
+        return synthetic.parse_size(spec)
+    except InputError:
+        pass
+    if p.is_dir():
+        why = "that is a folder, not an image file"
+    elif re.fullmatch(r"\s*[+-]?\d+\s*[xX]\s*[+-]?\d+\s*", spec):
+        why = "width and height must be positive"
+    else:
+        why = "not a size, and there is no such file"
+    raise InputError(f"--frames {spec!r}: expected a frame size WIDTHxHEIGHT such as 1920x1080, or an image file; "
+                     f"{why}")
+
+
 def load_frames(spec: str, count: int) -> tuple[list[np.ndarray], str]:
     """``count`` frames: synthetic ones of size ``WIDTHxHEIGHT``, or an image file repeated.
     Returns (frames, description)."""
     from . import frames as synthetic
 
-    if Path(spec).is_file():
+    if isinstance(check_frames(spec), Path):
         from ..frames import read_image
 
         img = read_image(spec)

@@ -50,9 +50,90 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _classes(text: str | None) -> list[int | str] | None:
-    if not text:
+    from ..errors import InputError
+
+    if text is None:
         return None
-    return [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",") if c.strip()]
+    classes = [int(c) if c.strip().isdigit() else c.strip() for c in text.split(",") if c.strip()]
+    if not classes:
+        raise InputError(f"serve: --classes: expected comma-separated class names or ids, got {text!r} (leave "
+                         f"--classes out to keep every class)")
+    return classes
+
+
+#: The port flags: (attribute, flag).
+PORTS = (("port", "--port"), ("grpc_port", "--grpc-port"), ("metrics_port", "--metrics-port"))
+#: Most boxes per image the serving runtime accepts (``options.DetectorOptions``' max_det bound).
+SERVE_MAX_DET = 10000
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The server's options, checked before anything is written or started (InputError naming
+    the flag): ports, worker and batching counts, and the detector's options as fastdet checks them."""
+    import math
+
+    from ..call_options import make_options
+    from ..errors import InputError
+    from .settings_files import model_name
+
+    for attr, flag in PORTS:
+        port = getattr(args, attr)
+        if not 1 <= port <= 65535:
+            raise InputError(f"serve: {flag}: expected a port number from 1 to 65535, got {port}")
+    for i, (attr, flag) in enumerate(PORTS):
+        for other_attr, other_flag in PORTS[i + 1:]:
+            if getattr(args, attr) == getattr(args, other_attr):
+                raise InputError(f"serve: {flag} and {other_flag} are both {getattr(args, attr)}; each server "
+                                 f"(REST, gRPC, metrics) needs a port of its own")
+    if args.workers < 0:
+        raise InputError(f"serve: --workers: expected 0 (inference in the server process) or more worker processes, "
+                         f"got {args.workers}")
+    if args.batch_size < 1:
+        raise InputError(f"serve: --batch-size: expected 1 (no batching) or more images per call, "
+                         f"got {args.batch_size}")
+    if not (math.isfinite(args.batch_time_ms) and args.batch_time_ms >= 0):
+        raise InputError(f"serve: --batch-time-ms: expected 0 (no batching) or more milliseconds, "
+                         f"got {args.batch_time_ms}")
+    for attr, flag, what in (("threads", "--threads", "CPU threads"), ("max_pixels", "--max-pixels", "pixels")):
+        value = getattr(args, attr)
+        if value is not None and value < 1:
+            raise InputError(f"serve: {flag}: expected a positive number of {what}, got {value}")
+    if args.max_det is not None and not 1 <= args.max_det <= SERVE_MAX_DET:
+        raise InputError(f"serve: --max-det: expected 1 to {SERVE_MAX_DET} boxes per image, got {args.max_det}")
+    # The thresholds as a Detector checks them (conf and iou in [0, 1], NaN refused).
+    try:
+        make_options(0.25 if args.conf is None else args.conf, 0.7 if args.iou is None else args.iou,
+                     300 if args.max_det is None else args.max_det, 30000, False)
+    except InputError as e:
+        name, _, why = str(e).partition(": ")
+        raise InputError(f"serve: --{name.replace('_', '-')}: {why}") from None
+    if args.name is not None and model_name(args.name) != args.name:
+        raise InputError(f"serve: --name {args.name!r}: expected 1-64 letters, digits, '.', '_' or '-' (not "
+                         f"starting or ending with '.' or '-'), e.g. {model_name(args.name)!r}")
+
+
+def _check_classes(classes: list[int | str] | None, model: Path) -> None:
+    """``--classes`` against the model's class names and class count, as a Detector resolves them
+    (reads the model's description on the CPU; skipped when no runtime here can read it)."""
+    if classes is None:
+        return
+    from ..backends import openvino_info
+    from ..call_options import resolve_classes
+    from ..errors import BackendUnavailable, InputError
+
+    try:
+        if openvino_info.is_ir(model):
+            info = openvino_info.describe(model)
+        else:
+            from ..backends.onnxruntime_cpu import describe_model
+
+            info = describe_model(model)
+    except (ImportError, BackendUnavailable):
+        return  # no runtime to read it with here; the server checks --classes when it loads the model
+    try:
+        resolve_classes(classes, info.names, info.head.num_classes)
+    except InputError as e:
+        raise InputError(f"serve: --{e} (model {model.name})") from None
 
 
 def _config(args: argparse.Namespace) -> object:
@@ -61,13 +142,15 @@ def _config(args: argparse.Namespace) -> object:
 
     if not args.model:
         raise InputError("serve: name a model file, a registry model line or a settings folder")
+    _check_arguments(args)
     path = Path(args.model).expanduser()
-    workers = max(0, args.workers)
+    workers = args.workers
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(1, workers))
+    classes = _classes(args.classes)
     detector = {"backend": args.backend, "conf": args.conf, "iou": args.iou, "max_det": args.max_det,
-                "classes": _classes(args.classes), "threads": threads}
+                "classes": classes, "threads": threads}
     common = dict(host=args.host, http_port=args.port, grpc_port=args.grpc_port, metrics_port=args.metrics_port,
-                  workers=workers, batch_size=max(1, args.batch_size), batch_time_ms=args.batch_time_ms,
+                  workers=workers, batch_size=args.batch_size, batch_time_ms=args.batch_time_ms,
                   detector=detector, policy=Path(args.policy).resolve() if args.policy else None,
                   max_pixels=args.max_pixels,
                   decision_log=Path(args.decision_log).resolve() if args.decision_log else None)
@@ -75,6 +158,7 @@ def _config(args: argparse.Namespace) -> object:
         from ..model import check_model_path
 
         resolved = check_model_path(path).resolve()
+        _check_classes(classes, resolved)
         return ServeConfig(name=args.name or model_name(path.stem), model=resolved, **common)
     from ..quality.registry import Registry
 
@@ -82,21 +166,32 @@ def _config(args: argparse.Namespace) -> object:
     if registry.champion(args.model) is None:
         raise InputError(f"serve: {args.model!r} is neither a model file nor a model line of the registry at "
                          f"{registry.root} (fastdet registry list shows them)")
+    if classes is not None:
+        _check_classes(classes, registry.model_path(args.model))  # the champion: what answers by default
     return ServeConfig(name=args.name or args.model, registry=args.model, registry_root=registry.root.resolve(),
                        **common)
 
 
 def _check_ports(host: str, ports: list[int]) -> None:
+    import errno
+
     from ..errors import InputError
 
+    address = host if host not in ("", "0.0.0.0") else "0.0.0.0"
     for port in ports:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            family = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM)[0][0]
+        except socket.gaierror as e:
+            raise InputError(f"serve: --host {host!r}: cannot resolve it ({e.strerror or e})") from None
+        with socket.socket(family, socket.SOCK_STREAM) as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                s.bind((host if host not in ("", "0.0.0.0") else "0.0.0.0", port))
-            except OSError:
-                raise InputError(f"serve: port {port} on {host} is in use; choose others with --port, --grpc-port, "
-                                 f"--metrics-port") from None
+                s.bind((address, port))
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise InputError(f"serve: port {port} on {host} is in use; choose others with --port, "
+                                     f"--grpc-port, --metrics-port") from None
+                raise InputError(f"serve: cannot listen on {host} port {port}: {e.strerror or e}") from None
 
 
 def mlserver_command(folder: Path) -> list[str]:
@@ -144,17 +239,23 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(build(config, run_dir), indent=1))  # type: ignore[arg-type]
         return 0
     check_mlserver()
-    run_dir = Path(args.dir).resolve() if args.dir else Path(tempfile.mkdtemp(prefix="fastdet-serve-"))
-    files = build(config, run_dir)  # type: ignore[arg-type]
     _check_ports(args.host, [args.port, args.grpc_port, args.metrics_port])
-    write(files, run_dir, with_key=args.policy is not None)
-    print(f"fastdet serve: {config.name} on http://{args.host}:{args.port}/v2/models/{config.name}/infer "  # type: ignore[attr-defined]
-          f"(gRPC {args.host}:{args.grpc_port}, metrics :{args.metrics_port}/metrics); settings in {run_dir}",
-          file=sys.stderr, flush=True)
-    return _start(run_dir, None if args.dir else run_dir)
+    # Every check has passed: only now a temporary folder, removed whatever happens next.
+    temporary = not args.dir
+    run_dir = Path(tempfile.mkdtemp(prefix="fastdet-serve-")) if temporary else Path(args.dir).resolve()
+    try:
+        files = build(config, run_dir)  # type: ignore[arg-type]
+        write(files, run_dir, with_key=args.policy is not None)
+        print(f"fastdet serve: {config.name} on http://{args.host}:{args.port}/v2/models/{config.name}/infer "  # type: ignore[attr-defined]
+              f"(gRPC {args.host}:{args.grpc_port}, metrics :{args.metrics_port}/metrics); settings in {run_dir}",
+              file=sys.stderr, flush=True)
+        return _start(run_dir, None)
+    finally:
+        if temporary:
+            shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _start(folder: Path, remove: Path | None) -> int:
+def _start(folder: Path, remove: Path | None = None) -> int:
     """Runs ``mlserver start`` until it exits; SIGINT/SIGTERM are passed on so it stops cleanly."""
     proc = subprocess.Popen(mlserver_command(folder), cwd=folder)
 
