@@ -123,7 +123,12 @@ def test_registry_add_checks_eval_report_first(tmp_path, monkeypatch, capsys, co
     assert Registry().versions("ped") == []
 
 
-def _openvino_folder(folder):
+def _openvino_folder(folder, monkeypatch):
+    """A stand-in export folder (not a loadable IR): the registry's load check is switched off for
+    the tests of how it copies folders (tests/test_quality_cli_arguments.py adds a real IR)."""
+    from fastdet.quality import registry as registry_module
+
+    monkeypatch.setattr(registry_module, "describe_model", lambda path: None)
     folder.mkdir()
     (folder / "model.xml").write_text("<x/>")
     (folder / "model.bin").write_bytes(b"\0" * 8)
@@ -139,7 +144,7 @@ def test_registry_add_after_interrupted_add(tmp_path, monkeypatch, capsys):
     (leftover / "model").mkdir(parents=True)
     for p in (leftover, leftover / "model"):
         os.chmod(p, 0o700)
-    ov = _openvino_folder(tmp_path / "ov")
+    ov = _openvino_folder(tmp_path / "ov", monkeypatch)
     assert main(["registry", "add", "ped", str(ov)]) == 0
     assert main(["registry", "add", "ped", str(ov)]) == 0
     assert [v["version"] for v in Registry().versions("ped")] == ["v1", "v3", "v4"]
@@ -154,7 +159,7 @@ def test_registry_folder_copy_is_atomic(tmp_path, monkeypatch):
 
     from fastdet.quality import registry as registry_module
     monkeypatch.setenv("FASTDET_REGISTRY", str(tmp_path / "reg"))
-    ov = _openvino_folder(tmp_path / "ov")
+    ov = _openvino_folder(tmp_path / "ov", monkeypatch)
     real = shutil.copytree
 
     def crash(src, dst, *a, **k):

@@ -9,6 +9,7 @@ Per image and class, boxes of A and B are paired by an optimal assignment on IoU
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -44,8 +45,12 @@ class Agreement:
     score_diffs: list[float] = field(default_factory=list)
 
     def add(self, a: Any, b: Any, iou: float = 0.5) -> None:
-        """Adds one image's Detections of A and B (xyxy, scores, class_ids)."""
+        """Adds one image's Detections of A and B (xyxy, scores, class_ids); a pair counts at IoU
+        >= ``iou``, a finite number in (0, 1] (above 1 nothing could match, at 0 anything would)."""
         from scipy.optimize import linear_sum_assignment
+
+        if isinstance(iou, bool) or not isinstance(iou, numbers.Real) or not (math.isfinite(iou) and 0 < iou <= 1):
+            raise InputError(f"match IoU: expected a finite number in (0, 1], got {iou!r}")
 
         self.images += 1
         self.boxes_a += len(a)

@@ -18,7 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "give it twice to compare two backends, once (or not) for two models")
     p.add_argument("--conf", type=float, default=0.25, help="score threshold of both sides (default 0.25)")
     p.add_argument("--iou", type=float, default=0.7, help="NMS IoU threshold of both sides (default 0.7)")
-    p.add_argument("--match-iou", type=float, default=0.5, help="IoU at which two boxes of a class pair (default 0.5)")
+    p.add_argument("--match-iou", type=float, default=0.5,
+                   help="IoU at which two boxes of a class pair, in (0, 1] (default 0.5)")
     p.add_argument("--limit", type=int, default=None, help="first N images only")
     p.add_argument("--fail-under", action="append", default=[], metavar="NAME=VALUE",
                    help="exit 1 when a figure is below VALUE: agreement, matched_a, matched_b, equal_counts, "
@@ -38,9 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from ..detector import Detector
     from ..errors import InputError
     from ..frames import read_image
+    from .arguments import data_path, finite
     from .compare import Agreement, failures, parse_thresholds
     from .yolo_data import list_images
 
+    data_path(args.data, "--data")
+    finite(args.conf, "--conf", 0, 1)
+    finite(args.iou, "--iou", 0, 1)
+    finite(args.match_iou, "--match-iou", 0, 1, low_open=True)
     if len(args.models) > 2:
         raise InputError(f"compare: expected one model and two --backend, or two models; got {len(args.models)} models")
     if len(args.models) == 1 and len(args.backend) != 2:
@@ -50,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("compare: at most two --backend options")
     if args.limit is not None and args.limit < 1:
         raise InputError(f"compare: --limit must be 1 or more, got {args.limit}")
-    if args.max_score_diff is not None and not args.max_score_diff >= 0:
-        raise InputError(f"compare: --max-score-diff must be a finite number, 0 or more, got {args.max_score_diff}")
+    finite(args.max_score_diff, "--max-score-diff", 0)
     gates = parse_thresholds(args.fail_under)
     models = args.models * 2 if len(args.models) == 1 else args.models
     specs = (args.backend * 2 if len(args.backend) == 1 else args.backend) or ["auto", "auto"]

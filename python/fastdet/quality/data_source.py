@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import coco_json, yolo_data
+from .arguments import data_path
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth
 
@@ -39,8 +40,9 @@ def yaml_split(config: Path, split: str) -> Path:
 
 def resolve(data: str | os.PathLike[str], split: str | None = None) -> Path:
     """The folder, split file or JSON file that ``data`` stands for (a YAML resolves to its
-    ``split``, default "val"); a split name given for anything else is an ``InputError``."""
-    path = Path(data).expanduser()
+    ``split``, default "val"); a split name given for anything else, or an empty path, is an
+    ``InputError``."""
+    path = data_path(data)
     if path.suffix.lower() in (".yaml", ".yml"):
         if not path.is_file():
             raise InputError(f"data: no such dataset YAML: {str(path)!r}")
@@ -56,7 +58,8 @@ def read_ground_truth(data: str | os.PathLike[str], names: dict[int, str], *, sp
     """Ground truth of ``data`` for a model with classes ``names``, problems counted in ``issues``."""
     path = resolve(data, split)
     if path.suffix.lower() == ".json":
-        return coco_json.read_dataset(path, names, images, issues)
+        return coco_json.read_dataset(path, names, None if images is None else data_path(images, "--images"),
+                                      issues)
     if images is not None:
         raise InputError("--images: only for COCO JSON data (YOLO labels sit beside their images)")
     return yolo_data.read_dataset(path, names, issues)

@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
     p.add_argument("--json", action="store_true", help="print the JSON report instead of the table")
     p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
-    p.add_argument("--plot", metavar="DIR", help="write pr_person.png and ap_per_class.png to DIR")
+    p.add_argument("--plot", metavar="DIR", help="write ap_per_class.png to DIR, and pr_person.png when the "
+                                                 "model has a class named person and the data has persons")
     p.add_argument("--save-coco", metavar="DIR",
                    help="write ground_truth.json and predictions.json (COCO format) to DIR, to rescore elsewhere")
     p.add_argument("--test", action="store_true", help="allow the sealed test split (the look is logged beside it)")
@@ -47,9 +48,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ray = p.add_argument_group("Ray Data (pip install 'fastdet[ray]'): predictions in parallel, metrics once")
     ray.add_argument("--ray", action="store_true", help="make the predictions on Ray Data")
     ray.add_argument("--address", default=None, help="with --ray: an existing cluster (default: start one here)")
-    ray.add_argument("--actors", type=int, default=1, help="with --ray: Detectors at once (default 1)")
-    ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs per actor (default 1)")
-    ray.add_argument("--batch-size", type=int, default=16, help="with --ray: images per batch (default 16)")
+    # Defaults None (filled in by run): an option given without --ray is refused, not ignored.
+    ray.add_argument("--actors", type=int, default=None, help="with --ray: Detectors at once (default 1)")
+    ray.add_argument("--cpus-per-actor", type=float, default=None, help="with --ray: CPUs per actor (default 1)")
+    ray.add_argument("--batch-size", type=int, default=None, help="with --ray: images per batch (default 16)")
+
+
+#: The Ray options' defaults (None in the parser, so that one given without --ray is seen).
+RAY_DEFAULTS = {"address": None, "actors": 1, "cpus_per_actor": 1.0, "batch_size": 16}
+
+#: What eval writes besides its table, and whether each option names a file or a folder.
+OUTPUTS = {"report": ("--report", "file"), "plot": ("--plot", "folder"), "save_coco": ("--save-coco", "folder")}
 
 
 def _options(args: argparse.Namespace) -> dict:
@@ -89,40 +98,73 @@ def run_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(args: argparse.Namespace) -> int:
+def check(args: argparse.Namespace) -> None:
+    """Every check of the arguments that needs no model and no data: bad combinations, an empty
+    data path, output paths that could not be written. Run before any work."""
     from ..errors import InputError
-    from .evaluation import evaluate_model
+    from .arguments import data_path, finite, output_file, output_folder
 
+    data_path(args.data)
+    finite(args.conf, "--conf", 0, 1)
+    finite(args.iou, "--iou", 0, 1)
+    finite(args.budget_ms, "--budget-ms", 0, low_open=True)
+    finite(args.cpus_per_actor, "--cpus-per-actor", 0, low_open=True)
+    for flag, value in (("--max-det", args.max_det), ("--coco-max-dets", args.coco_max_dets), ("--limit", args.limit),
+                        ("--actors", args.actors), ("--batch-size", args.batch_size)):
+        if value is not None and value < 1:
+            raise InputError(f"{flag}: expected 1 or more, got {value}")
+    if args.images is not None:
+        data_path(args.images, "--images")
+    if not args.ray:
+        given = [name for name in RAY_DEFAULTS if getattr(args, name) is not None]
+        if given:
+            raise InputError(f"--{given[0].replace('_', '-')} goes with --ray")
     if args.ray and args.sizes:
         raise InputError("--ray evaluates one configuration; run --sizes locally")
     if args.sizes:
-        return run_sweep(args)
-    if args.backends or args.budget_ms is not None:
+        # The sweep prints its accuracy/latency table (or --json) only.
+        given = [flag for key, (flag, _) in OUTPUTS.items() if getattr(args, key) is not None]
+        if given:
+            raise InputError(f"{given[0]} is for one evaluation, not --sizes (which prints its table, or --json)")
+    elif args.backends or args.budget_ms is not None:
         raise InputError("--backends and --budget-ms go with --sizes")
+    for key, (flag, kind) in OUTPUTS.items():
+        value = getattr(args, key)
+        if value is not None:
+            (output_file if kind == "file" else output_folder)(value, flag)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate_model
+
+    check(args)
+    if args.sizes:
+        return run_sweep(args)
     predictor = None
     if args.ray:
         from ..ray import predictor as ray_predictor
 
-        predictor = ray_predictor(args.model, address=args.address, actors=args.actors,
-                                  cpus_per_actor=args.cpus_per_actor, batch_size=args.batch_size,
-                                  backend=args.backend, **_options(args), **_backend_options(args))
+        ray_options = {k: default if getattr(args, k) is None else getattr(args, k)
+                       for k, default in RAY_DEFAULTS.items()}
+        predictor = ray_predictor(args.model, **ray_options, backend=args.backend, **_options(args),
+                                  **_backend_options(args))
     ev = evaluate_model(args.model, args.data, backend=args.backend, backend_options=_backend_options(args),
                         **_options(args), coco_max_dets=args.coco_max_dets, split=args.split, images=args.images,
                         allow_test=args.test, strict=args.strict, limit=args.limit, progress=not args.json,
                         predictor=predictor)
-    if args.report:
-        Path(args.report).write_text(json.dumps(ev.report, indent=1) + "\n")
-    if args.save_coco:
+    if args.report is not None:
+        Path(args.report).expanduser().write_text(json.dumps(ev.report, indent=1) + "\n")
+    if args.save_coco is not None:
         from .coco_eval import result_rows
 
-        folder = Path(args.save_coco)
+        folder = Path(args.save_coco).expanduser()
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "ground_truth.json").write_text(json.dumps(ev.gt.to_coco(ev.predictions.shapes)))
         (folder / "predictions.json").write_text(json.dumps(result_rows(ev.gt, ev.predictions)))
-    if args.plot:
+    if args.plot is not None:
         from .eval_plot import plot
 
-        written = plot(ev.metrics, ev.gt.names, Path(args.plot), f"{Path(args.model).name}")
+        written = plot(ev.metrics, ev.gt.names, Path(args.plot).expanduser(), f"{Path(args.model).name}")
         print("plots: " + ", ".join(str(p) for p in written), file=sys.stderr)
     if args.json:
         json.dump(ev.report, sys.stdout, indent=1)

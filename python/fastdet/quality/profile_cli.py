@@ -19,12 +19,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..detector import Detector
+    from .arguments import data_path, finite, output_file
     from .drift_profile import build_profile
     from .frame_source import frames_of, parse_range
 
+    # Checked before the model loads and the frames are read: a bad path is not found at the end.
+    data_path(args.data)
+    finite(args.conf, "--conf", 0, 1)
+    out = output_file(args.out, "-o/--out")
+    frames = parse_range(args.frames)
     det = Detector(args.model, backend=args.backend, conf=args.conf)
-    profile = build_profile(det, frames_of(args.data, parse_range(args.frames)), source=str(args.data))
-    profile.save(args.out)
+    profile = build_profile(det, frames_of(args.data, frames), source=str(args.data))
+    profile.save(out)
     res = ", ".join(f"{w}x{h}" for h, w in profile.resolutions[:4])
     means = ", ".join(f"{k} {v.mean():.3g}" for k, v in profile.samples.items() if len(v))
     print(f"{args.out}: {profile.frames} frames ({res}), model input {profile.input_size[1]}x{profile.input_size[0]}, "

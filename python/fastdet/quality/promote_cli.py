@@ -31,9 +31,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from .arguments import data_path
     from .promote import Policy, promote
     from .registry import Registry
 
+    if args.root is not None and not args.root.strip():
+        raise InputError("--root: an empty path (leave it out for $FASTDET_REGISTRY or ~/.fastdet/registry)")
+    data_path(args.data, "--data")
+    if args.images is not None:
+        data_path(args.images, "--images")
     policy = Policy(args.metric, args.margin, args.budget_ms, args.max_slowdown or None)
     decision = promote(Registry(args.root), args.name, args.challenger, args.data, policy=policy, backend=args.backend,
                        backend_options={"precision": args.precision} if args.precision else None, split=args.split,

@@ -64,6 +64,9 @@ def check_eval_report(report: Any, where: str = "eval report") -> dict[str, Any]
 
     if not isinstance(report, dict):
         raise InputError(f"{where}: expected a JSON object, got {type(report).__name__}")
+    model_sha = need(need(report, "model", "model"), "sha256", "model.sha256")
+    if not isinstance(model_sha, str) or not _SHA256.match(model_sha):
+        raise InputError(f"{where}: model.sha256 is not a SHA-256 hex digest: {model_sha!r}")
     data = need(report, "data", "data")
     sha = need(data, "sha256", "data.sha256")
     if not isinstance(sha, str) or not _SHA256.match(sha):
@@ -75,6 +78,60 @@ def check_eval_report(report: Any, where: str = "eval report") -> dict[str, Any]
         need(metrics, key, f"metrics.{key}")
     need(need(report, "latency_ms", "latency_ms"), "p50_ms", "latency_ms.p50_ms")
     return report
+
+
+def check_report_model(report: dict[str, Any], sha256: str, what: str, where: str = "eval report") -> None:
+    """An ``InputError`` unless ``report`` (checked by ``check_eval_report``) evaluated the model
+    whose SHA-256 is ``sha256`` (``what`` names that model in the message)."""
+    got = report["model"]["sha256"]
+    if got != sha256:
+        path = report["model"].get("path") or "unnamed"
+        raise InputError(f"{where}: it evaluated another model ({path}, SHA-256 {got[:12]}...), not "
+                         f"{what} (SHA-256 {sha256[:12]}...); evaluate this model and attach that report")
+
+
+#: What ``Registry.add`` takes: an ONNX file, or an OpenVINO export folder (the IR with its weights).
+MODEL_KINDS = "an ONNX file (.onnx) or an OpenVINO export folder (its .xml and .bin)"
+
+
+def check_model(model: str | os.PathLike[str]) -> Path:
+    """``model`` as a Path after checking it is a detector fastdet can load: an ONNX file (self-
+    contained) or an OpenVINO export folder, read as ``fastdet info`` reads it (onnxruntime without
+    graph optimisation, or OpenVINO for an IR). ``InputError`` for what is not a model file at all,
+    ``ModelError`` for a model fastdet cannot use."""
+    if not isinstance(model, (str, os.PathLike)) or not os.fspath(model).strip():
+        raise InputError(f"registry add: an empty model path; expected {MODEL_KINDS}")
+    src = Path(model).expanduser()
+    if not src.exists():
+        raise InputError(f"registry add: no such model: {str(src)!r}")
+    if not src.is_dir():
+        suffix = src.suffix.lower()
+        if suffix == ".xml":
+            # The registry keeps one file or one folder per version: the .bin would stay behind.
+            raise InputError(f"registry add: {src.name} is an OpenVINO IR without its weights; add the export "
+                             f"folder holding it and {src.with_suffix('.bin').name}")
+        if suffix != ".onnx":
+            raise InputError(f"registry add: {str(src)!r} is not a model: expected {MODEL_KINDS}")
+        blob = src.read_bytes()
+        if _external_data(blob):
+            # The version would be the graph alone: its weights stay behind, outside the
+            # registry's copy and its hash.
+            raise InputError(f"registry add: {src.name} keeps its weights in separate files "
+                             f"({', '.join(sorted(set(_external_data(blob)))[:3])}); add a self-contained ONNX "
+                             "(onnx.save(model, path, save_as_external_data=False)) or an OpenVINO export folder")
+    try:
+        describe_model(src)
+    except ModelError as e:
+        raise ModelError(f"registry add: {str(src)!r} is not a detector fastdet can load: {e}") from None
+    return src
+
+
+def describe_model(path: Path) -> Any:
+    """The ModelInfo of a model file or export folder, read as ``fastdet info`` reads it."""
+    from .. import backends
+    from ..model import check_model_path
+
+    return backends.describe(check_model_path(path))
 
 
 def now() -> str:
@@ -90,6 +147,8 @@ class Registry:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = Path(root).expanduser() if root else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"registry: {str(self.root)!r} is a file, not a registry folder")
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -122,6 +181,14 @@ class Registry:
         except FileNotFoundError:
             known = [v["version"] for v in self.versions(name)]
             raise InputError(f"registry: {name} has no version {version!r} (versions: {known or 'none'})") from None
+
+    def check_known(self, name: str) -> str:
+        """``name`` if the registry has a version of it; an ``InputError`` listing the names otherwise."""
+        if not self.versions(name) and self.champion(name) is None:
+            known = [n for n in self.names() if self.versions(n)]
+            raise InputError(f"registry: no model named {name!r} in {self.root} (models: "
+                             f"{', '.join(known) or 'none'})")
+        return name
 
     def champion(self, name: str) -> dict[str, Any] | None:
         """champion.json of ``name`` ({"version", "since", "history"}), None before the first version."""
@@ -178,21 +245,18 @@ class Registry:
             yield
 
     def add(self, name: str, model: str | os.PathLike[str], *, version: str | None = None, parent: str | None = None,
-            note: str = "") -> dict[str, Any]:
-        """Copies ``model`` (an ONNX file or an OpenVINO export folder) in as a new version of
-        ``name`` (default id: v1, v2, ...); the first version of a name becomes its champion."""
-        src = Path(model).expanduser()
-        if not src.exists():
-            raise InputError(f"registry add: no such model: {str(src)!r}")
-        blob = b""
-        if not src.is_dir():
-            blob = src.read_bytes()
-            if src.suffix.lower() == ".onnx" and _external_data(blob):
-                # The version would be the graph alone: its weights stay behind, outside the
-                # registry's copy and its hash.
-                raise InputError(f"registry add: {src.name} keeps its weights in separate files "
-                                 f"({', '.join(sorted(set(_external_data(blob)))[:3])}); add a self-contained ONNX "
-                                 "(onnx.save(model, path, save_as_external_data=False)) or an OpenVINO export folder")
+            note: str = "", eval_report: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Copies ``model`` (an ONNX file or an OpenVINO export folder, checked to load as a
+        detector: ``check_model``) in as a new version of ``name`` (default id: v1, v2, ...); the
+        first version of a name becomes its champion. ``eval_report``: an eval report of this
+        model to store with the version, checked (also that it evaluated these very bytes) before
+        anything is added."""
+        _check_name(name, "name")
+        src = check_model(model)
+        if eval_report is not None:
+            check_eval_report(eval_report)
+            check_report_model(eval_report, model_sha256(src), str(src))
+        blob = b"" if src.is_dir() else src.read_bytes()
         with self.locked(name):
             existing = {v["version"] for v in self.versions(name)}
             # A version folder without version.json was left by an add that did not finish: its id
@@ -235,12 +299,16 @@ class Registry:
                             {"version": version, "since": record["created"],
                              "history": [{"version": version, "since": record["created"],
                                           "reason": "first version", "decision": None}]})
+            if eval_report is not None:
+                self.add_eval(name, version, eval_report)
         return record
 
     def add_eval(self, name: str, version: str, report: dict[str, Any]) -> Path:
-        """Stores an eval report (``fastdet eval``'s JSON) with ``version``."""
+        """Stores an eval report (``fastdet eval``'s JSON) of ``version``'s model with it (a report of
+        another model is an ``InputError``)."""
         check_eval_report(report)
-        self.version(name, version)
+        record = self.version(name, version)
+        check_report_model(report, record["sha256"], f"{name} {version}")
         folder = self._folder(name, "versions", version, "evals")
         return self._write(folder / f"{_stamp()}_{report['data']['sha256'][:12]}.json", report)
 

@@ -20,27 +20,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--eval", metavar="REPORT", default=None, help="attach a `fastdet eval --report` JSON")
     ls = sub.add_parser("list", help="names with their champion and versions")
     ls.add_argument("name", nargs="?", default=None)
-    s = sub.add_parser("show", help="one name (champion history, decisions) or one version (record, evals)")
+    s = sub.add_parser("show", help="one name (champion history, decisions) or one version (record, evals), as JSON")
     s.add_argument("name")
     s.add_argument("version", nargs="?", default=None)
-    s.add_argument("--json", action="store_true")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from .registry import Registry
 
+    if args.root is not None and not args.root.strip():
+        raise InputError("--root: an empty path (leave it out for $FASTDET_REGISTRY or ~/.fastdet/registry)")
     reg = Registry(args.root)
     if args.action == "add":
-        report = _read_report(args.eval) if args.eval else None  # checked before anything is added
-        record = reg.add(args.name, args.model, version=args.version, parent=args.parent, note=args.note)
-        if report is not None:
-            reg.add_eval(args.name, record["version"], report)
+        report = _read_report(args.eval) if args.eval is not None else None  # checked before anything is added
+        record = reg.add(args.name, args.model, version=args.version, parent=args.parent, note=args.note,
+                         eval_report=report)
         champ = reg.champion(args.name)
         role = " (champion)" if champ and champ["version"] == record["version"] else ""
         print(f"{args.name} {record['version']}{role}: sha256 {record['sha256'][:16]}..., from {record['source']}")
         return 0
     if args.action == "list":
-        names = [args.name] if args.name else reg.names()
+        names = [reg.check_known(args.name)] if args.name is not None else reg.names()
         if not names:
             print(f"no models in {reg.root}")
         for name in names:
@@ -50,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                 parent = f" <- {v['parent']}" if v["parent"] else ""
                 print(f"{mark} {name} {v['version']:8s} {v['created']}  {v['sha256'][:12]}{parent}  {v['note']}")
         return 0
-    if args.version:
+    reg.check_known(args.name)
+    if args.version is not None:
         out = {**reg.version(args.name, args.version), "evals": [
             {"created": e["created"], "data": e["data"]["path"], "data_sha256": e["data"]["sha256"],
              "backend": e["backend"], **{k: e["metrics"][k] for k in ("map50_95", "map50", "person_ap50_95")},

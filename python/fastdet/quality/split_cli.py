@@ -49,12 +49,13 @@ def _names(data: Path, given: str | None) -> dict[int, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
+    from .arguments import data_path, output_folder
     from .split import parse_ratios, read_manifest, split_dataset, write_split
 
-    data = Path(args.data).expanduser()
+    data = data_path(args.data)
     if not data.exists():
         raise InputError(f"data: no such folder or split file: {args.data!r}")
-    out = Path(args.out) if args.out else (data if data.is_dir() else data.parent)
+    out = output_folder(args.out, "--out") if args.out is not None else (data if data.is_dir() else data.parent)
     ratios = parse_ratios(args.ratios)
     previous = None if args.force else read_manifest(out)
     result = split_dataset(data, ratios, args.seed, person_class=args.person_class, previous=previous)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.images import IMAGE_SUFFIXES
+from .arguments import data_path
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
 from .hashing import image_sha256, later_copy
@@ -21,8 +22,9 @@ from .hashing import image_sha256, later_copy
 
 def list_images(source: str | os.PathLike[str]) -> list[Path]:
     """Images of ``source``, sorted: a folder (searched recursively), or a split file (.txt) with
-    one image path per line, relative to the split file's folder unless absolute."""
-    src = Path(source).expanduser()
+    one image path per line, relative to the split file's folder unless absolute. An empty path is
+    an ``InputError`` (not the current folder)."""
+    src = data_path(source)
     if src.is_dir():
         found = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not found:
