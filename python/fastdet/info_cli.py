@@ -18,19 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from . import _core, backends, default_model
     from .backends import openvino_info
-    from .backends.onnxruntime_cpu import open_session, session_options
-    from .model import check_model_path, describe_session
+    from .model import check_model_path
 
     path = check_model_path(args.model)
     embedded = path == default_model.PATH
-    if openvino_info.is_ir(path):
-        info = openvino_info.describe(path)
-    else:
-        import onnxruntime as ort
-
-        so = session_options()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        info = describe_session(path, open_session(path, ["CPUExecutionProvider"], so))
+    info = backends.describe(path)
     b, _, h, w = info.input_shape
     head = info.head
     lines = [

@@ -96,6 +96,17 @@ def _check_options_known(backend_kw: dict[str, Any], order: list[str]) -> None:
         raise InputError(f"{unknown[0]}: not an option of any backend here (options: {', '.join(sorted(known))})")
 
 
+def describe(path: Path) -> Any:  # -> ModelInfo
+    """What fastdet reads from a model (input, head, names, recipe) without running it: OpenVINO
+    for an IR or export folder, else ONNX Runtime on the CPU, unoptimised. The one way ``fastdet
+    info``, ``fastdet serve --dry-run`` and ``registry add`` look at a model."""
+    if is_ir(path):
+        from .openvino_info import describe as describe_ir
+
+        return describe_ir(path)
+    return onnxruntime_cpu.describe_model(path)
+
+
 def create(name: str, path: Path, *, device: str | None = None, **kw: Any) -> Backend:
     """Creates backend ``name`` ("auto" for the first usable one) for the model at ``path``.
 

@@ -117,17 +117,12 @@ def _check_classes(classes: list[int | str] | None, model: Path) -> None:
     (reads the model's description on the CPU; skipped when no runtime here can read it)."""
     if classes is None:
         return
-    from ..backends import openvino_info
+    from .. import backends
     from ..call_options import resolve_classes
     from ..errors import BackendUnavailable, InputError
 
     try:
-        if openvino_info.is_ir(model):
-            info = openvino_info.describe(model)
-        else:
-            from ..backends.onnxruntime_cpu import describe_model
-
-            info = describe_model(model)
+        info = backends.describe(model)
     except (ImportError, BackendUnavailable):
         return  # no runtime to read it with here; the server checks --classes when it loads the model
     try:
