@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 import fastdet
 from fastdet import _core
-from tiny_models import _save, yolov8_like
+from tiny_models import constant_output, yolov8_like
 
 P = _core.Placement
 F = _core.HeadFormat
@@ -37,26 +36,14 @@ def test_yolox_head_narrower_than_a_stride_is_rejected():
         _core.HeadSpec(F(7), 80, 8400)
 
 
-def _raw_model(path, input_hw, output_shape):
-    """A model whose output is a constant of output_shape (input ignored but for a zero term)."""
-    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, *input_hw])
-    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output_shape))
-    const = numpy_helper.from_array(np.zeros(output_shape, np.float32), "c")
-    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "z")
-    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
-             helper.make_node("Mul", ["m", "z"], ["mz"]),
-             helper.make_node("Add", ["c", "mz"], ["output0"])]
-    return _save(helper.make_graph(nodes, "raw", [x], [y], [const, zero]), path, None)
-
-
 def test_yolox_model_smaller_than_its_strides_is_a_model_error(tmp_path):
-    m = _raw_model(tmp_path / "m.onnx", (16, 16), (1, 6, 6))
+    m = constant_output(tmp_path / "m.onnx", (16, 16), (1, 6, 6))
     with pytest.raises(fastdet.ModelError, match="largest stride"):
         fastdet.Detector(m, head="yolox")
 
 
 def test_zero_size_input_is_a_model_error_at_load(tmp_path):
-    m = _raw_model(tmp_path / "m.onnx", (0, 0), (1, 84, 10))
+    m = constant_output(tmp_path / "m.onnx", (0, 0), (1, 84, 10))
     with pytest.raises(fastdet.ModelError, match="zero or negative"):
         fastdet.Detector(m)
 

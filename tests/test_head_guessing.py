@@ -11,7 +11,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import fastdet
 from fastdet import heads
-from tiny_models import _save
+from tiny_models import _save, constant_output
 
 STRIDES = (8, 16, 32)
 
@@ -22,16 +22,7 @@ def cells(h: int, w: int) -> int:
 
 
 def constant_model(path, input_hw, output_shape, names=None):
-    """A model whose output is a zero constant of output_shape (the input only adds a zero term)."""
-    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, *input_hw])
-    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output_shape))
-    const = numpy_helper.from_array(np.zeros(output_shape, np.float32), "c")
-    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "z")
-    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
-             helper.make_node("Mul", ["m", "z"], ["mz"]),
-             helper.make_node("Add", ["c", "mz"], ["output0"])]
-    graph = helper.make_graph(nodes, "constant_head", [x], [y], [const, zero])
-    return _save(graph, path, {"names": names} if names is not None else None)
+    return constant_output(path, input_hw, output_shape, {"names": names} if names is not None else None)
 
 
 def strided_conv_model(path, channels: int, bias: np.ndarray, *, imgsz: str):

@@ -27,6 +27,19 @@ def _save(graph, path: Path, metadata: dict[str, str] | None) -> Path:
     return path
 
 
+def constant_output(path: Path, input_hw, output_shape, metadata: dict[str, str] | None = None) -> Path:
+    """A model whose output is a zero constant of ``output_shape`` for a [1, 3, *input_hw] input
+    (the input only adds a zero term): a head of any shape, for format and shape checks."""
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, *input_hw])
+    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output_shape))
+    const = numpy_helper.from_array(np.zeros(output_shape, np.float32), "c")
+    zero = numpy_helper.from_array(np.zeros((1,), np.float32), "z")
+    nodes = [helper.make_node("ReduceMean", ["images"], ["m"], keepdims=0),
+             helper.make_node("Mul", ["m", "z"], ["mz"]),
+             helper.make_node("Add", ["c", "mz"], ["output0"])]
+    return _save(helper.make_graph(nodes, "constant_head", [x], [y], [const, zero]), path, metadata)
+
+
 def yolov8_like(path: Path, boxes_cxcywh: np.ndarray, class_weights: np.ndarray, *, size=64,
                 dynamic_batch=True, metadata: dict[str, str] | None = None) -> Path:
     """[B, 4+nc, N] output: boxes fixed, class score = mean(image) * class_weights[c, n]."""
