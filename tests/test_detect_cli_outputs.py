@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+import fastdet
 from fastdet.cli import main
 from load_frames import load_model
 from videos import grey_frames, write_video
@@ -117,3 +118,19 @@ def test_a_reader_that_leaves_the_pipe_stops_the_run_quietly(model, tmp_path, ki
     text = err.decode()
     assert proc.returncode == 141, text
     assert "error" not in text and "failed" not in text and "Traceback" not in text
+
+
+def test_reconnect_times_and_save_names_that_cannot_be_meant(model, photos, tmp_path, capsys):
+    assert main(["detect", "rtsp://127.0.0.1:9/x", "--model", model, "--reconnect", "nan"]) == 2
+    assert "--reconnect" in error_line(capsys)
+    from fastdet.io.live import LiveCapture
+
+    with pytest.raises(fastdet.InputError, match="reconnect_s"):
+        LiveCapture("rtsp://127.0.0.1:9/x", reconnect_s=float("nan"))
+    assert main(["detect", str(photos / "p0.jpg"), "--model", model, "--save", str(tmp_path / "out.jpg")]) == 2
+    assert "give a folder" in error_line(capsys)
+    assert not (tmp_path / "out.jpg").exists()
+    labels = tmp_path / "labels.txt"
+    labels.write_text("x")
+    assert main(["detect", str(photos), "--model", model, "--txt", str(labels)]) == 2
+    assert "folder for the label files" in error_line(capsys)

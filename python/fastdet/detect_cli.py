@@ -77,11 +77,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ray.add_argument("--batch-size", type=int, default=16, help="with --ray: images per batch (default 16)")
 
 
+#: What each output folder holds, for its error messages.
+FOLDER_HOLDS = {"--save": "the annotated images", "--txt": "the label files"}
+
+
 def save_folder(path: str, flag: str = "--save") -> Path:
     """An output folder, created if missing; a clear error when it is a file or not writable."""
     folder = Path(path)
     if folder.exists() and not folder.is_dir():
-        raise InputError(f"{flag} {path!r}: is a file; give a folder for the annotated images")
+        raise InputError(f"{flag} {path!r}: is a file; give a folder for {FOLDER_HOLDS.get(flag, 'the output')}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -186,6 +190,8 @@ class _Run:
         self.quiet = bool(stdout) or args.json  # stdout carries data: summaries go to stderr
         if args.txt_conf and not args.txt:
             raise InputError("--txt-conf goes with --txt DIR")
+        if not 0 <= args.reconnect < float("inf"):  # NaN too: a deadline that never runs out
+            raise InputError(f"--reconnect: expected a finite number of seconds, 0 or more, got {args.reconnect}")
         sources = {_real(path) for kind, spec in inputs if kind != "live"
                    for path in (spec if kind == "images" else [spec])}
         outputs: dict[str, str] = {}
@@ -213,6 +219,9 @@ class _Run:
             else:
                 if save.exists() and not save.is_dir():
                     raise InputError(f"--save {args.save!r}: is a file; give a folder for the annotated images")
+                if is_image(save) and not save.exists():
+                    raise InputError(f"--save {args.save!r}: give a folder; annotated images keep their own names "
+                                     "in it")
                 holds = [p for p in sources if Path(p).parent == Path(_real(save))]
                 if holds:
                     raise InputError(f"--save {args.save!r}: the folder holds inputs ({Path(holds[0]).name}); "

@@ -8,11 +8,12 @@ did not come back"); a source that never opens raises ``SourceError`` after ``op
 
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 from typing import Any, Iterator
 
-from ..errors import SourceError
+from ..errors import InputError, SourceError
 from .opencv import cv2
 from .source import Item, Source, SourceFrame
 
@@ -47,10 +48,14 @@ class LiveCapture(Source):
     live = True
 
     def __init__(self, target: int | str, *, open_timeout_s: float = 10.0, reconnect_s: float = 30.0) -> None:
+        for name, value in (("open_timeout_s", open_timeout_s), ("reconnect_s", reconnect_s)):
+            # NaN would never run out (every deadline comparison is False): the source would retry forever.
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf"):
+                raise InputError(f"{name}: expected a finite number of seconds, 0 or more, got {value!r}")
         self.target = target
         self.name = f"camera {target}" if isinstance(target, int) else redact(target)
-        self.open_timeout_s = open_timeout_s
-        self.reconnect_s = reconnect_s
+        self.open_timeout_s = float(open_timeout_s)
+        self.reconnect_s = float(reconnect_s)
         #: Times the source was reopened after a drop.
         self.reconnects = 0
         self._closed = threading.Event()
