@@ -185,6 +185,128 @@ def test_gate_thresholds_must_be_finite_and_positive(gate: list[str], monkeypatc
     one_error_line(capsys, gate[0], "finite, positive")
 
 
+# -- fastdet bench MODEL: options of the other mode ------------------------------------------------
+
+# Given at their default value too: the clients mode has no batch sizes and no timed-call count,
+# a plain run no modes, requests or rounds.
+PLAIN_ONLY = [["--batch", "4"], ["--batch", "1"], ["--iters", "50"], ["--iters", "3"]]
+CLIENTS_ONLY = [["--modes", "shared"], ["--modes", "shared,per-thread,batching"], ["--requests", "0"],
+                ["--requests", "8"], ["--rounds", "3"], ["--rounds", "1"]]
+
+
+class Reached(Exception):
+    """Raised instead of measuring: the arguments were accepted."""
+
+
+def _reached(seen: dict[str, object]):
+    def run(*args: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise Reached
+
+    return run
+
+
+@pytest.mark.parametrize("option", PLAIN_ONLY, ids=[" ".join(o) for o in PLAIN_ONLY])
+def test_clients_mode_refuses_plain_run_options(option: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from fastdet.bench import clients
+
+    monkeypatch.setattr(clients, "run", _never_measures)
+    assert main(["bench", "model.onnx", "--clients", "1,2", *option]) == 2
+    one_error_line(capsys, option[0], "does not apply with --clients", "--requests")
+
+
+@pytest.mark.parametrize("option", CLIENTS_ONLY, ids=[" ".join(o) for o in CLIENTS_ONLY])
+def test_plain_run_refuses_clients_mode_options(option: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(runner, "run", _never_measures)
+    assert main(["bench", "model.onnx", *option]) == 2
+    one_error_line(capsys, option[0], "only applies with --clients")
+
+
+def test_other_mode_options_are_all_named(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from fastdet.bench import clients
+
+    monkeypatch.setattr(runner, "run", _never_measures)
+    monkeypatch.setattr(clients, "run", _never_measures)
+    assert main(["bench", "model.onnx", "--clients", "1,2", "--batch", "4", "--iters", "50"]) == 2
+    one_error_line(capsys, "--batch, --iters: do not apply with --clients")
+    assert main(["bench", "model.onnx", "--modes", "shared", "--requests", "4", "--rounds", "2"]) == 2
+    one_error_line(capsys, "--modes, --requests, --rounds: only apply with --clients")
+
+
+def test_comparing_refuses_mode_options_at_their_default(saved: tuple[Path, Path],
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    for option in (["--batch", "1"], ["--iters", "50"], ["--rounds", "3"], ["--requests", "0"]):
+        assert main(["bench", "--baseline", str(saved[0]), "--current", str(saved[1]), *option]) == 2
+        one_error_line(capsys, option[0], "does not apply", "--baseline")
+
+
+@pytest.mark.parametrize(("option", "why"), [(["--iters", "0"], "--iters: expected 1 or more"),
+                                             (["--warmup", "-1"], "--warmup: expected 0 or more"),
+                                             (["--clients", "1", "--rounds", "0"], "--rounds: expected 1 or more"),
+                                             (["--clients", "1", "--requests", "-1"], "--requests: expected 0"),
+                                             (["--clients", "1", "--warmup", "-1"], "--warmup: expected 0 or more"),
+                                             (["--clients="], "--clients: expected positive counts")])
+def test_counts_are_checked_before_measuring(option: list[str], why: str, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from fastdet.bench import clients
+
+    monkeypatch.setattr(runner, "run", _never_measures)
+    monkeypatch.setattr(clients, "run", _never_measures)
+    assert main(["bench", "model.onnx", *option]) == 2
+    one_error_line(capsys, why)
+
+
+def test_each_mode_gets_its_options_and_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fastdet.bench import clients
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(runner, "run", _reached(seen))
+    monkeypatch.setattr(clients, "run", _reached(seen))
+    with pytest.raises(Reached):
+        main(["bench", "model.onnx", "--no-progress"])
+    assert (seen["batches"], seen["iters"]) == ([1], 50)
+    with pytest.raises(Reached):
+        main(["bench", "model.onnx", "--batch", "1,4", "--iters", "7", "--no-progress"])
+    assert (seen["batches"], seen["iters"]) == ([1, 4], 7)
+    seen.clear()
+    with pytest.raises(Reached):
+        main(["bench", "model.onnx", "--clients", "1,2", "--no-progress"])
+    assert (seen["modes"], seen["requests"], seen["rounds"]) == (["shared", "per-thread", "batching"], 0, 3)
+    with pytest.raises(Reached):
+        main(["bench", "model.onnx", "--clients", "2", "--modes", "batching", "--requests", "4", "--rounds", "1",
+              "--warmup", "0", "--no-progress"])
+    assert (seen["clients"], seen["modes"], seen["requests"], seen["rounds"], seen["warmup"]) == (
+        [2], ["batching"], 4, 1, 0)
+
+
+# -- fastdet bench MODEL --frames: bounded synthetic frames ----------------------------------------
+
+
+@pytest.mark.parametrize("frames", ["100000x100000", "65537x1", "1x65537", "10001x10000", "20000x20000"])
+@pytest.mark.parametrize("mode", [[], ["--clients", "1"]], ids=["plain", "clients"])
+def test_frames_too_large_is_refused_before_anything_is_allocated(
+        frames: str, mode: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from fastdet.bench import clients
+
+    monkeypatch.setattr(runner, "run", _never_measures)
+    monkeypatch.setattr(clients, "run", _never_measures)
+    assert main(["bench", "model.onnx", "--frames", frames, *mode]) == 2
+    one_error_line(capsys, f"--frames {frames!r}", "65536 pixels per side", "100 megapixels")
+
+
+def test_check_frames_bounds() -> None:
+    assert runner.check_frames("65536x1") == (65536, 1)
+    assert runner.check_frames("10000x10000") == (10000, 10000)  # 100 megapixels exactly
+    for too_large in ("65537x1", "10000x10001", "100000x100000"):
+        with pytest.raises(InputError, match="at most 65536 pixels per side"):
+            runner.check_frames(too_large)
+    # the library path (runner.run / clients.run load their frames through it) refuses it too
+    with pytest.raises(InputError, match="--frames"):
+        runner.load_frames("100000x100000", 1)
+
+
 # -- fastdet serve -------------------------------------------------------------------------------
 
 
@@ -321,3 +443,72 @@ def test_serve_dry_run_keeps_good_options(two_class_model: Path, capsys: pytest.
     assert (files["settings.json"]["http_port"], files["settings.json"]["grpc_port"]) == (1, 65535)
     extra = files["my-model.v2-detector/model-settings.json"]["parameters"]["extra"]
     assert (extra["classes"], extra["max_det"], extra["threads"], extra["max_pixels"]) == (["car", 0], 10000, 2, 100)
+
+
+# -- fastdet serve SETTINGS_DIR: served as its files say ------------------------------------------
+
+
+@pytest.fixture
+def settings_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "served"
+    (folder / "m").mkdir(parents=True)
+    (folder / "settings.json").write_text(json.dumps({"http_port": 9000, "grpc_port": 9001}))
+    (folder / "m" / "model-settings.json").write_text(json.dumps({"name": "m"}))
+    return folder
+
+
+# Given at their default value too (--port 8080, --host 127.0.0.1, --backend auto): the folder's
+# settings.json may say otherwise, and it is what decides.
+SETTINGS_OPTIONS = [["--name", "x"], ["--host", "0.0.0.0"], ["--host", "127.0.0.1"], ["--port", "9100"],
+                    ["--port", "8080"], ["--grpc-port", "9101"], ["--metrics-port", "9102"], ["--workers", "0"],
+                    ["--batch-size", "1"], ["--batch-time-ms", "0"], ["--registry", "reg"], ["--policy", "p.toml"],
+                    ["--backend", "auto"], ["--backend", "onnxruntime-cpu"], ["--conf", "0.5"], ["--iou", "0.5"],
+                    ["--max-det", "10"], ["--classes", "car"], ["--threads", "2"], ["--max-pixels", "100"],
+                    ["--decision-log", "d.log"], ["--dir", "run"]]
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "run"])
+@pytest.mark.parametrize("option", SETTINGS_OPTIONS, ids=[" ".join(o) for o in SETTINGS_OPTIONS])
+def test_serve_settings_folder_refuses_options_it_would_ignore(
+        option: list[str], dry_run: bool, settings_folder: Path, temp_root: Path, no_server: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    before = sorted(p.relative_to(settings_folder) for p in settings_folder.rglob("*"))
+    assert main(["serve", str(settings_folder), *option, *(["--dry-run"] if dry_run else [])]) == 2
+    one_error_line(capsys, f"serve: {option[0]}: does not apply to a settings folder", "settings.json",
+                   "its files decide")
+    assert capsys.readouterr().out == ""
+    assert sorted(p.relative_to(settings_folder) for p in settings_folder.rglob("*")) == before
+    assert list(temp_root.iterdir()) == []
+
+
+def test_serve_settings_folder_names_every_ignored_option(settings_folder: Path, no_server: None,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", str(settings_folder), "--port", "9100", "--conf", "0.5", "--workers", "2"]) == 2
+    one_error_line(capsys, "--port, --workers, --conf: do not apply")
+
+
+def test_serve_settings_folder_alone_is_served_as_its_files_say(settings_folder: Path,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from fastdet.serving import serve_cli
+
+    assert main(["serve", str(settings_folder), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out)["settings.json"]["http_port"] == 9000
+    started: list[Path] = []
+    monkeypatch.setattr(serve_cli, "check_mlserver", lambda: None)
+    monkeypatch.setattr(serve_cli, "_start", lambda folder, remove=None: started.append(folder) or 0)
+    assert main(["serve", str(settings_folder)]) == 0
+    assert started == [settings_folder.resolve()]
+
+
+def test_serve_settings_table_covers_every_option() -> None:
+    """An option added to `fastdet serve` is either in SETTINGS (refused with a settings folder)
+    or deliberately left out here: none is silently ignored by a settings folder."""
+    import argparse
+
+    from fastdet.serving import serve_cli
+
+    p = argparse.ArgumentParser()
+    serve_cli.add_arguments(p)
+    dests = {a.dest for a in p._actions} - {"help", "model", "dry_run", "new_key"}
+    assert dests == set(serve_cli.SETTINGS)

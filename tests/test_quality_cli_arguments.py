@@ -128,6 +128,10 @@ def test_outputs_that_can_be_written_are(tmp_path, capsys):
     (["--cpus-per-actor", "2"], "--cpus-per-actor"),
     (["--batch-size", "4"], "--batch-size"),
     (["--sizes", "64", "--actors", "2"], "--actors"),
+    (["--metric", "map50"], "--metric"),
+    (["--metric", "map50_95"], "--metric"),  # given at its default value: still ignored, still refused
+    (["--sizes", "64", "--metric", "person_ap50"], "--metric"),
+    (["--sizes", "64", "--json", "--metric", "map50"], "--metric"),
 ])
 def test_eval_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, no_work, extra, flag):
     monkeypatch.chdir(tmp_path)
@@ -135,6 +139,25 @@ def test_eval_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, no_
     assert main(["eval", str(_model(tmp_path)), data, *extra]) == 2
     _error(capsys, flag)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "m.onnx"]
+
+
+def test_eval_metric_says_it_goes_with_budget_ms(tmp_path, capsys, no_work):
+    data = str(two_images(tmp_path / "d"))
+    assert main(["eval", str(_model(tmp_path)), data, "--sizes", "64", "--metric", "map50"]) == 2
+    _error(capsys, "--metric map50", "goes with --budget-ms")
+
+
+@pytest.mark.parametrize("extra, metric", [([], "map50_95"), (["--metric", "person_ap50"], "person_ap50")])
+def test_eval_metric_with_budget_ms_reaches_the_sweep(tmp_path, monkeypatch, capsys, extra, metric):
+    from fastdet.quality import sweep
+
+    chosen = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda *args, **kwargs: [])
+    monkeypatch.setattr(sweep, "best_within", lambda rows, budget_ms, metric: chosen.append(metric))
+    data = str(two_images(tmp_path / "d"))
+    assert main(["eval", str(_model(tmp_path)), data, "--sizes", "64", "--budget-ms", "5", "--json", *extra]) == 0
+    assert chosen == [metric]
+    assert json.loads(capsys.readouterr().out)["budget_ms"] == 5
 
 
 # ------------------------------------------------------------------------------------ 6. numbers

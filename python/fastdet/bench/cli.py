@@ -7,6 +7,9 @@ a gate on it, and a comparison of two saved runs.
                         [--json out.json] [--plot out.png]
     fastdet bench --baseline saved.json --current new.json --max-regression 10%
 
+An option of another form than the one run (--batch with --clients, --rounds without it, any
+measuring option with --baseline/--current) is refused, not ignored.
+
 ``--min-fps`` / ``--max-p99-ms`` make it a gate ("my model runs at >= N frames/s with p99 <= X ms
 here"): exit status 1 when a batch size misses either. (fastdet's own speed gates, which compare
 it with reference pipelines, live in the source tree's ``bench/`` folder.)
@@ -20,20 +23,29 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import InputError
 
 HELP = "benchmark a model (latency, stages, throughput), gate on it, or compare two saved runs"
 
 
-#: The options of a measuring run (``bench MODEL``) and their defaults. With --baseline/--current
-#: they would be ignored, so any of them set to something else is refused there.
+#: The options of a measuring run (``bench MODEL``) and their defaults in the parser. With
+#: --baseline/--current they would be ignored, so any of them set to something else is refused there.
+#: The options of one mode only (PLAIN_ONLY, CLIENTS_ONLY) default to None, so that one given in the
+#: other mode is seen (and refused) even when given its default value; MODE_DEFAULTS has their values.
 MEASURING: dict[str, object] = {
-    "device": "cpu", "backend": "auto", "batch": "1", "frames": "1920x1080", "iters": 50, "warmup": 5,
-    "json": None, "plot": None, "no_progress": False, "clients": None, "modes": "shared,per-thread,batching",
-    "requests": 0, "rounds": 3, "min_fps": None, "max_p99_ms": None,
+    "device": "cpu", "backend": "auto", "batch": None, "frames": "1920x1080", "iters": None, "warmup": 5,
+    "json": None, "plot": None, "no_progress": False, "clients": None, "modes": None,
+    "requests": None, "rounds": None, "min_fps": None, "max_p99_ms": None,
 }
+#: The measuring options of one mode only: a plain run (``bench MODEL``: batch sizes, timed calls)
+#: or the clients mode (``bench MODEL --clients N,N``: one frame per request, its own counts).
+PLAIN_ONLY = ("batch", "iters")
+CLIENTS_ONLY = ("modes", "requests", "rounds")
+#: What the options of one mode are when not given.
+MODE_DEFAULTS: dict[str, object] = {"batch": "1", "iters": 50, "modes": "shared,per-thread,batching",
+                                    "requests": 0, "rounds": 3}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -78,6 +90,12 @@ def _given(args: argparse.Namespace, defaults: dict[str, object]) -> list[str]:
     return [_flag(name) for name, default in defaults.items() if getattr(args, name, default) != default]
 
 
+def _value(args: argparse.Namespace, name: str) -> Any:
+    """The value of an option of one mode: as given, else its MODE_DEFAULTS value."""
+    value = getattr(args, name, None)
+    return MODE_DEFAULTS[name] if value is None else value
+
+
 def check_output(path: str, flag: str) -> None:
     """An output file the run will write: its folder must exist and be writable, and the path
     itself must not be a folder; checked before anything is measured (InputError naming ``flag``)."""
@@ -103,6 +121,20 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if comparing:
         raise InputError(f"{', '.join(comparing)}: only {'applies' if len(comparing) == 1 else 'apply'} with "
                          f"--baseline and --current (comparing two saved runs), not when benchmarking a MODEL")
+    if args.clients is not None:
+        other = _given(args, {name: MEASURING[name] for name in PLAIN_ONLY})
+        if other:
+            raise InputError(f"{', '.join(other)}: {'does' if len(other) == 1 else 'do'} not apply with --clients "
+                             f"(each client sends one frame per request; its counts are --requests and --rounds)")
+    else:
+        other = _given(args, {name: MEASURING[name] for name in CLIENTS_ONLY})
+        if other:
+            raise InputError(f"{', '.join(other)}: only {'applies' if len(other) == 1 else 'apply'} with --clients "
+                             f"N,N (the multi-client run); a plain run's counts are --batch and --iters")
+    for name, least in (("iters", "1"), ("warmup", "0"), ("requests", "0 (64 / clients)"), ("rounds", "1")):
+        value = _value(args, name) if name in MODE_DEFAULTS else getattr(args, name)
+        if value < int(least.split()[0]):
+            raise InputError(f"{_flag(name)}: expected {least} or more, got {value}")
     for name in ("min_fps", "max_p99_ms"):
         value = getattr(args, name)
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -113,13 +145,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.json and args.plot and Path(args.json).resolve() == Path(args.plot).resolve():
         raise InputError(f"--json and --plot name the same file {args.json!r}; give each its own")
     runner.check_frames(args.frames)
-    if args.clients:
+    if args.clients is not None:
         from . import clients
 
         clients.parse_clients(args.clients)
-        clients.parse_modes(args.modes)
+        clients.parse_modes(_value(args, "modes"))
     else:
-        runner.parse_counts(args.batch)
+        runner.parse_counts(_value(args, "batch"))
 
 
 def check_gate(report: dict, min_fps: float | None, max_p99_ms: float | None) -> list[str]:
@@ -154,10 +186,10 @@ def run(args: argparse.Namespace) -> int:
         from .plot import require_matplotlib
 
         require_matplotlib()  # fail before minutes of benchmarking, not after
-    if args.clients:
+    if args.clients is not None:
         return run_clients(args)
-    report = runner.run(args.model, device=args.device, batches=runner.parse_counts(args.batch),
-                        frames=args.frames, iters=args.iters, warmup=args.warmup,
+    report = runner.run(args.model, device=args.device, batches=runner.parse_counts(_value(args, "batch")),
+                        frames=args.frames, iters=_value(args, "iters"), warmup=args.warmup,
                         progress=not args.no_progress, backend=args.backend)
     print(runner.format_report(report))
     return _write_and_gate(args, report, _plot_report, check_gate)
@@ -198,10 +230,10 @@ def run_clients(args: argparse.Namespace) -> int:
         from .runner import check_device
 
         check_device(args.device)
-    if args.requests < 0:
-        raise InputError(f"--requests: expected a positive count, got {args.requests}")
-    report = clients.run(args.model, clients=clients.parse_clients(args.clients), modes=clients.parse_modes(args.modes),
-                         frames=args.frames, requests=args.requests, rounds=args.rounds, warmup=min(args.warmup, 2),
+    report = clients.run(args.model, clients=clients.parse_clients(args.clients),
+                         modes=clients.parse_modes(_value(args, "modes")),
+                         frames=args.frames, requests=_value(args, "requests"), rounds=_value(args, "rounds"),
+                         warmup=min(args.warmup, 2),
                          progress=not args.no_progress, device=args.device, backend=args.backend)
     print(clients.format_report(report))
     return _write_and_gate(args, report, clients.plot, clients.check_gate)

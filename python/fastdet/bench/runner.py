@@ -27,18 +27,31 @@ def parse_counts(text: str, flag: str = "--batch", example: str = "1,8") -> list
     return out
 
 
+#: The largest synthetic frame: the native letterbox's limit per side (``kMaxFrameSide``), and
+#: 100 megapixels in all (300 MB a frame, and a float32 gradient of 1.2 GB while it is made).
+MAX_FRAME_SIDE = 1 << 16
+MAX_FRAME_PIXELS = 100_000_000
+
+
 def check_frames(spec: str) -> tuple[int, int] | Path:
-    """``--frames``: an existing image file (its Path) or a size ``WIDTHxHEIGHT`` ((width, height));
-    else an InputError that names both forms and says what is wrong (missing file, folder, size)."""
+    """``--frames``: an existing image file (its Path) or a size ``WIDTHxHEIGHT`` ((width, height))
+    within MAX_FRAME_SIDE per side and MAX_FRAME_PIXELS in all; else an InputError that names both
+    forms and says what is wrong (missing file, folder, size)."""
     from . import frames as synthetic
 
     p = Path(spec)
     if p.is_file():
         return p
     try:
-        return synthetic.parse_size(spec)
+        w, h = synthetic.parse_size(spec)
     except InputError:
         pass
+    else:
+        if w > MAX_FRAME_SIDE or h > MAX_FRAME_SIDE or w * h > MAX_FRAME_PIXELS:
+            raise InputError(f"--frames {spec!r}: a synthetic frame is at most {MAX_FRAME_SIDE} pixels per side "
+                             f"and {MAX_FRAME_PIXELS // 1_000_000} megapixels in all; {w}x{h} is "
+                             f"{w * h / 1e6:.4g} megapixels ({w * h * 3 / 1e9:.3g} GB a frame)")
+        return w, h
     if p.is_dir():
         why = "that is a folder, not an image file"
     elif re.fullmatch(r"\s*[+-]?\d+\s*[xX]\s*[+-]?\d+\s*", spec):

@@ -43,8 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", default=None, help="with --sizes: comma-separated backends (default: --backend)")
     p.add_argument("--budget-ms", type=float, default=None,
                    help="with --sizes: name the most accurate configuration whose median latency fits")
-    p.add_argument("--metric", default="map50_95", choices=("map50_95", "map50", "person_ap50_95", "person_ap50"),
-                   help="what --budget-ms maximises (default map50_95)")
+    # Default None (filled in by run_sweep): --metric given without --budget-ms is refused, not ignored.
+    p.add_argument("--metric", default=None, choices=("map50_95", "map50", "person_ap50_95", "person_ap50"),
+                   help="with --budget-ms: what it maximises (default map50_95)")
     ray = p.add_argument_group("Ray Data (pip install 'fastdet[ray]'): predictions in parallel, metrics once")
     ray.add_argument("--ray", action="store_true", help="make the predictions on Ray Data")
     ray.add_argument("--address", default=None, help="with --ray: an existing cluster (default: start one here)")
@@ -56,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 #: The Ray options' defaults (None in the parser, so that one given without --ray is seen).
 RAY_DEFAULTS = {"address": None, "actors": 1, "cpus_per_actor": 1.0, "batch_size": 16}
+
+#: What --budget-ms maximises when --metric is not given.
+DEFAULT_METRIC = "map50_95"
 
 #: What eval writes besides its table, and whether each option names a file or a folder.
 OUTPUTS = {"report": ("--report", "file"), "plot": ("--plot", "folder"), "save_coco": ("--save-coco", "folder")}
@@ -81,7 +85,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     rows = sweep.run_sweep(args.model, args.data, sizes, backends, options={**_options(args), **_backend_options(args)},
                            coco_max_dets=args.coco_max_dets, split=args.split, images=args.images, strict=args.strict,
                            limit=args.limit, progress=not args.json)
-    best = sweep.best_within(rows, args.budget_ms, args.metric) if args.budget_ms is not None else None
+    metric = args.metric or DEFAULT_METRIC
+    best = sweep.best_within(rows, args.budget_ms, metric) if args.budget_ms is not None else None
     if args.json:
         out = {"rows": [vars(r) for r in rows]}
         if args.budget_ms is not None:
@@ -93,7 +98,7 @@ def run_sweep(args: argparse.Namespace) -> int:
         print(sweep.table(rows))
         if args.budget_ms is not None:
             print(f"within {args.budget_ms:g} ms (median per image, this machine): " +
-                  (f"{best.size} px on {best.backend} ({best.precision}), {args.metric} {getattr(best, args.metric):.4f}, "
+                  (f"{best.size} px on {best.backend} ({best.precision}), {metric} {getattr(best, metric):.4f}, "
                    f"{best.latency['p50_ms']:.1f} ms" if best else "no configuration fits"))
     return 0
 
@@ -119,6 +124,9 @@ def check(args: argparse.Namespace) -> None:
         given = [name for name in RAY_DEFAULTS if getattr(args, name) is not None]
         if given:
             raise InputError(f"--{given[0].replace('_', '-')} goes with --ray")
+    if args.metric is not None and args.budget_ms is None:
+        raise InputError(f"--metric {args.metric} goes with --budget-ms (it names what the --sizes sweep maximises "
+                         f"within the budget); give --sizes and --budget-ms, or leave --metric out")
     if args.ray and args.sizes:
         raise InputError("--ray evaluates one configuration; run --sizes locally")
     if args.sizes:

@@ -18,33 +18,58 @@ HELP = "serve a model on MLServer (V2 inference protocol over REST and gRPC), wi
 #: MLServer 1.7 supports Python 3.9-3.12.
 MAX_PYTHON = (3, 13)
 
+#: The options that make the settings of a served model file or registry line, and their
+#: defaults. A settings folder (MODEL_OR_DIR holding settings.json) is served as its files say, so
+#: any of them given with one is refused (even at its default value: see _Noted).
+SETTINGS: dict[str, object] = {
+    "name": None, "host": "127.0.0.1", "port": 8080, "grpc_port": 8081, "metrics_port": 8082, "workers": 1,
+    "batch_size": 8, "batch_time_ms": 5.0, "registry": None, "policy": None, "backend": "auto", "conf": None,
+    "iou": None, "max_det": None, "classes": None, "threads": None, "max_pixels": None, "decision_log": None,
+    "dir": None,
+}
+
+
+class _Noted(argparse.Action):
+    """Stores the value, as argparse's default action does, and notes the option as given (in
+    ``args.given_settings``), so that one given at its default value is seen too."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given_settings = (*getattr(namespace, "given_settings", ()), self.dest)
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = SETTINGS
+
+    def setting(*flags: str, **kwargs: object) -> None:
+        dest = flags[0].lstrip("-").replace("-", "_")
+        p.add_argument(*flags, action=_Noted, default=d[dest], **kwargs)  # type: ignore[arg-type]
+
     p.add_argument("model", nargs="?", metavar="MODEL_OR_DIR",
                    help="an ONNX file or OpenVINO export folder, a registry model line's name, or a folder "
-                        "already holding MLServer settings (settings.json)")
-    p.add_argument("--name", help="the model's name in the URLs (default: the line's name or the file's stem)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=8080, help="REST port (default 8080)")
-    p.add_argument("--grpc-port", type=int, default=8081, help="gRPC port (default 8081)")
-    p.add_argument("--metrics-port", type=int, default=8082, help="Prometheus /metrics port (default 8082)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="MLServer inference worker processes (0: inference in the server process)")
-    p.add_argument("--batch-size", type=int, default=8, help="adaptive batching: most images per call (1: off)")
-    p.add_argument("--batch-time-ms", type=float, default=5.0,
-                   help="adaptive batching: longest wait for a batch to fill, in ms (0: off)")
-    p.add_argument("--registry", metavar="ROOT", help="registry folder (default $FASTDET_REGISTRY)")
-    p.add_argument("--policy", metavar="FILE", help="the policy file (TOML): clients, keys, limits, routing")
-    p.add_argument("--backend", default="auto", help="as fastdet detect (default auto)")
-    p.add_argument("--conf", type=float, help="score threshold (default 0.25)")
-    p.add_argument("--iou", type=float, help="NMS IoU threshold (default 0.7)")
-    p.add_argument("--max-det", type=int, help="boxes per image (default 300)")
-    p.add_argument("--classes", help="comma-separated class names or ids the model returns")
-    p.add_argument("--threads", type=int, help="CPU threads per worker (default: the CPUs shared among workers)")
-    p.add_argument("--max-pixels", type=int, help="largest image accepted, in pixels (default 40 million)")
-    p.add_argument("--decision-log", metavar="FILE", help="append the router's decision lines here (default: stdout)")
-    p.add_argument("--dir", metavar="RUN_DIR", help="write the settings here and keep them (default: a temporary "
-                                                    "folder, removed at exit)")
+                        "already holding MLServer settings (settings.json; served as its files say, so the "
+                        "options below do not apply to it)")
+    setting("--name", help="the model's name in the URLs (default: the line's name or the file's stem)")
+    setting("--host", help="address to listen on (0.0.0.0: every interface)")
+    setting("--port", type=int, help="REST port (default 8080)")
+    setting("--grpc-port", type=int, help="gRPC port (default 8081)")
+    setting("--metrics-port", type=int, help="Prometheus /metrics port (default 8082)")
+    setting("--workers", type=int, help="MLServer inference worker processes (0: inference in the server process)")
+    setting("--batch-size", type=int, help="adaptive batching: most images per call (1: off)")
+    setting("--batch-time-ms", type=float, help="adaptive batching: longest wait for a batch to fill, in ms (0: off)")
+    setting("--registry", metavar="ROOT", help="registry folder (default $FASTDET_REGISTRY)")
+    setting("--policy", metavar="FILE", help="the policy file (TOML): clients, keys, limits, routing")
+    setting("--backend", help="as fastdet detect (default auto)")
+    setting("--conf", type=float, help="score threshold (default 0.25)")
+    setting("--iou", type=float, help="NMS IoU threshold (default 0.7)")
+    setting("--max-det", type=int, help="boxes per image (default 300)")
+    setting("--classes", help="comma-separated class names or ids the model returns")
+    setting("--threads", type=int, help="CPU threads per worker (default: the CPUs shared among workers)")
+    setting("--max-pixels", type=int, help="largest image accepted, in pixels (default 40 million)")
+    setting("--decision-log", metavar="FILE", help="append the router's decision lines here (default: stdout)")
+    setting("--dir", metavar="RUN_DIR", help="write the settings here and keep them (default: a temporary "
+                                             "folder, removed at exit)")
     p.add_argument("--dry-run", action="store_true", help="print the settings it would use, start nothing")
     p.add_argument("--new-key", action="store_true", help="print a new API key and the hash a policy file stores")
 
@@ -110,6 +135,20 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.name is not None and model_name(args.name) != args.name:
         raise InputError(f"serve: --name {args.name!r}: expected 1-64 letters, digits, '.', '_' or '-' (not "
                          f"starting or ending with '.' or '-'), e.g. {model_name(args.name)!r}")
+
+
+def _check_settings_folder(args: argparse.Namespace, folder: Path) -> None:
+    """A settings folder is served as its files say: an InputError naming every option of SETTINGS
+    that was given (it would be ignored)."""
+    from ..errors import InputError
+
+    noted = getattr(args, "given_settings", ())
+    given = ["--" + name.replace("_", "-") for name, default in SETTINGS.items()
+             if name in noted or getattr(args, name, default) != default]
+    if given:
+        raise InputError(f"serve: {', '.join(given)}: {'does' if len(given) == 1 else 'do'} not apply to a settings "
+                         f"folder ({str(folder)!r} holds settings.json): its files decide the ports, the models and "
+                         f"their options; edit them, or serve the model file or registry line with these options")
 
 
 def _check_classes(classes: list[int | str] | None, model: Path) -> None:
@@ -215,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     folder = Path(args.model).expanduser() if args.model else None
     if folder is not None and folder.is_dir() and (folder / "settings.json").is_file():
+        _check_settings_folder(args, folder)
         if args.dry_run:
             files = {str(p.relative_to(folder)): json.loads(p.read_text())
                      for p in sorted(folder.rglob("*settings.json"))}
