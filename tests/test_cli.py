@@ -127,3 +127,16 @@ def test_unreadable_image_and_unwritable_save_folder(model, tmp_path, capsys):
     img.chmod(0o600)
     assert main(["detect", str(img), "--model", str(model), "--save", str(locked)]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    """A size that cannot fit fails as one line, not a MemoryError traceback."""
+    from fastdet import info_cli
+
+    def no_memory(args):
+        raise MemoryError("Unable to allocate 55.0 GiB")
+
+    monkeypatch.setattr(info_cli, "run", no_memory)
+    assert main(["info"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fastdet: error: out of memory (Unable to allocate 55.0 GiB)") and "Traceback" not in err

@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = f"{e.strerror}: {e.filename!r}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
         print(f"fastdet: error: {message}", file=sys.stderr)
         return 2
+    except MemoryError as e:  # most often a size asked for that cannot fit: say so in one line
+        print(f"fastdet: error: out of memory{f' ({e})' if str(e) else ''}: ask for fewer or smaller images, "
+              "batches or outputs", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("fastdet: interrupted", file=sys.stderr)
         return 130
