@@ -110,9 +110,6 @@ const PipelineResult& Pipeline::run_device(const std::vector<FrameView>& frames,
 
 bool Pipeline::reserve(const std::vector<FrameView>& frames, bool on_device) {
   const int batch = static_cast<int>(frames.size());
-  // Refuse a problem decode cannot take before any buffer grows: captured graphs hold the
-  // buffers' addresses, and are only dropped when run() learns that something grew.
-  DecodeNms::check(batch, config_.head, config_.options);
   const std::size_t in_bytes =
       static_cast<std::size_t>(batch) * 3 * config_.input_h * config_.input_w * dtype_size(config_.input_dtype);
   const std::size_t out_bytes = static_cast<std::size_t>(batch) * config_.head.image_stride() * dtype_size(config_.output_dtype);
@@ -282,11 +279,15 @@ const PipelineResult& Pipeline::run(const std::vector<FrameView>& frames, bool o
   for (int i = 0; i < batch; ++i)
     result_.geometries[i] = make_geometry(frames[i].height, frames[i].width, config_.input_h, config_.input_w,
                                           config_.recipe.placement, config_.recipe.scaleup);
+  // A problem decode refuses is refused here, before any buffer grows: the captured graphs stay
+  // valid. Anything reserve() throws after that (an allocation failing part-way) may have moved
+  // some buffers already, so the graphs go.
+  DecodeNms::check(batch, config_.head, config_.options);
   bool grew = false;
   try {
     grew = reserve(frames, on_device);
   } catch (...) {
-    graphs_.clear();  // an allocation failed part-way: some buffers may have moved already
+    graphs_.clear();
     throw;
   }
   if (grew) graphs_.clear();  // captured graphs hold the old pointers
