@@ -63,15 +63,20 @@ CPU_BACKENDS = ["onnxruntime-cpu", "openvino-cpu"]
 @pytest.fixture(params=CPU_BACKENDS)
 def cpu_backend(request, monkeypatch) -> str:
     """Runs a test once per CPU backend: ``backend="auto"`` resolves to this one (the other CPU
-    backend is taken out of the auto order, and ``fastdet.detect``'s cached Detectors, made under
-    the other order, are set aside). Skips where the backend is not installed."""
+    backend and the GPU backends are taken out of the auto order — on a GPU machine auto would
+    otherwise pick a GPU backend — and ``fastdet.detect``'s cached Detectors, made under the other
+    order, are set aside). Skips where the backend is not installed."""
     from fastdet import backends, detector
 
     name = request.param
     reason = backends.availability()[name]
     if reason:
         pytest.skip(f"{name}: {reason}")
-    monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER if n not in CPU_BACKENDS or n == name])
+    gpu_usable = any(reason is None for reason in backends.gpu_availability().values())
+    # GPU backends stay in the order where none can run (auto says why it skips them), and go
+    # where one could: auto must resolve to this CPU backend.
+    monkeypatch.setattr(backends, "AUTO_ORDER", [n for n in backends.AUTO_ORDER
+                                                 if n == name or (n not in CPU_BACKENDS and not gpu_usable)])
     monkeypatch.setattr(detector, "_DEFAULTS", OrderedDict())
     return name
 

@@ -14,7 +14,7 @@ from tiny_models import yolov8_like
 
 def test_cpu_backend_never_takes_the_gpu_path(tmp_path):
     path = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
-    det = fastdet.Detector(path)
+    det = fastdet.Detector(path, backend="onnxruntime-cpu")  # auto would take a GPU where there is one
     assert det._gpu is None
     assert not GpuPath.usable(det._backend, None)
     assert not GpuPath.usable(det._backend, "cpu")

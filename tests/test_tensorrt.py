@@ -124,6 +124,7 @@ def test_device_engine_on_caller_buffers_and_stream(yolov8, bus, cache_dir):
     stream = cupy.cuda.Stream(non_blocking=True)
     d_in = cupy.asarray(x.astype(i.dtype))
     d_out = cupy.zeros(o.shape, o.dtype)
+    cupy.cuda.Stream.null.synchronize()  # made on the legacy stream, read on a non-blocking one
     enqueue = engine.enqueue_fn(1)
     enqueue(d_in.data.ptr, d_out.data.ptr, stream.ptr)  # warm-up
     enqueue(d_in.data.ptr, d_out.data.ptr, stream.ptr)

@@ -94,6 +94,11 @@ def default_precision() -> str:
     return "fp16" if hasattr(_trt().BuilderFlag, "FP16") else "fp32"
 
 
+#: Revision of build_engine's settings, part of every cache key: engines built by an earlier
+#: revision are rebuilt, not reused (2: TF32 off for precision="fp32").
+BUILDER_REVISION = 2
+
+
 def profile_for(info: ModelInfo, batch: int | Sequence[int] | None) -> tuple[int, int, int]:
     """(min, opt, max) batch of the optimisation profile.
 
@@ -129,7 +134,7 @@ def cache_key(info: ModelInfo, precision: str, batch: tuple[int, int, int], devi
         gpu=_core.cuda_device_name(device),
         precision=precision,
         profile=((info.input_name, shapes),),  # type: ignore[arg-type]
-        fastdet_version=fastdet.__version__,
+        fastdet_version=f"{fastdet.__version__}/builder{BUILDER_REVISION}",
     )
 
 
@@ -156,6 +161,10 @@ def build_engine(info: ModelInfo, key: CacheKey, *, workspace_mb: int | None = N
     config = builder.create_builder_config()
     if workspace_mb:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_mb) << 20)
+    if key.precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):
+        # TensorRT allows TF32 (10-bit mantissa) convolutions and matmuls unless told not to:
+        # "fp32" means IEEE fp32, as the other backends' fp32 does.
+        config.clear_flag(trt.BuilderFlag.TF32)
     if key.precision == "fp16":
         if not hasattr(trt.BuilderFlag, "FP16"):
             raise InputError("precision='fp16': this TensorRT builds strongly typed networks only; convert the "
@@ -282,7 +291,12 @@ class TensorRTEngine(DeviceEngine):
         for name, dt in ((self.input_name, self.input_dtype), (self.output_name, self.output_dtype)):
             if dt not in (np.float32, np.float16):
                 raise ModelError(f"TensorRT engine: tensor {name!r} is {dt}; fastdet handles float32 and float16")
-        self._input_shape = tuple(engine.get_tensor_shape(self.input_name))
+        shape = tuple(engine.get_tensor_shape(self.input_name))
+        if any(d < 0 for d in shape[1:]):
+            # A dynamic-size export: its profile fixes height and width (min = opt = max there);
+            # a context's input shape needs them, not -1.
+            shape = (shape[0], *tuple(engine.get_tensor_profile_shape(self.input_name, 0)[1])[1:])
+        self._input_shape = shape
         self._contexts: dict[int, Any] = {}
         self._contexts_lock = threading.Lock()
 
