@@ -81,3 +81,29 @@ def test_capture_failure_is_logged_once_per_new_failure(caplog):
 
 def test_producer_stream_of_non_torch_arrays_is_left_to_their_interface():
     assert producer_stream(np.zeros(3)) == 0
+
+
+def test_producer_stream_is_the_callers_torch_stream_wherever_the_tensor_stands(monkeypatch):
+    """A list whose first frame is not a torch tensor (CuPy first, then torch), and tensor
+    subclasses, still make the pipeline wait for the caller's torch stream."""
+    import pytest
+
+    torch = pytest.importorskip("torch")
+
+    class Stream:
+        cuda_stream = 1234
+
+    seen = []
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device: seen.append(device) or Stream())
+
+    class Sub(torch.Tensor):
+        pass
+
+    class FakeCupy:
+        __cuda_array_interface__ = {"shape": (4, 4, 3), "typestr": "|u1", "data": (0, False), "version": 3}
+
+    tensor = torch.zeros((4, 4, 3), dtype=torch.uint8)
+    assert producer_stream([FakeCupy(), tensor]) == 1234
+    assert producer_stream(tensor.as_subclass(Sub)) == 1234
+    assert producer_stream([FakeCupy()]) == 0
+    assert seen == [tensor.device, tensor.device]

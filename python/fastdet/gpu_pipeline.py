@@ -8,6 +8,7 @@ its output binding, with one host synchronisation per call and a CUDA graph per 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Sequence
 
 from . import _core
@@ -24,19 +25,26 @@ def is_device_array(frame: Any) -> bool:
     return hasattr(frame, "__cuda_array_interface__")
 
 
-def producer_stream(frame: Any) -> int:
-    """The stream the pipeline must wait for before reading ``frame`` (0: none beyond what the
-    array's own ``__cuda_array_interface__`` names).
+def _is_torch_tensor(frame: Any) -> bool:
+    torch = sys.modules.get("torch")  # a frame that is a tensor means torch is imported already
+    return torch is not None and isinstance(frame, torch.Tensor)  # subclasses too (torchvision's tv_tensors)
+
+
+def producer_stream(frames: Any) -> int:
+    """The stream the pipeline must wait for before reading ``frames`` (one frame or a list; 0:
+    none beyond what each array's own ``__cuda_array_interface__`` names).
 
     PyTorch's interface (version 2) carries no stream, so a tensor written on a side stream
-    would be read before it is ready: take the caller's current torch stream on the tensor's
-    device, where torch code produces its results. CuPy's (version 3) names its stream itself.
+    would be read before it is ready: take the caller's current torch stream on the tensors'
+    device, where torch code produces its results (the same stream for every tensor of the call,
+    wherever it stands in the list). CuPy's (version 3) names its stream itself.
     """
-    if type(frame).__module__.split(".")[0] == "torch":
-        import torch
-
-        return int(torch.cuda.current_stream(frame.device).cuda_stream)
-    return 0
+    tensor = next((f for f in (frames if isinstance(frames, (list, tuple)) else [frames]) if _is_torch_tensor(f)),
+                  None)
+    if tensor is None:
+        return 0
+    torch = sys.modules["torch"]
+    return int(torch.cuda.current_stream(tensor.device).cuda_stream)
 
 
 class GpuPath:
@@ -83,7 +91,7 @@ class GpuPath:
         if self.static_batch and 0 < n < self.static_batch:
             frames += [frames[-1]] * (self.static_batch - n)
         if all(is_device_array(f) for f in frames):
-            out = self.pipeline.run_device(frames, rgb, producer_stream(frames[0]))
+            out = self.pipeline.run_device(frames, rgb, producer_stream(frames))
         elif any(is_device_array(f) for f in frames):
             raise InputError("frames: expected all host (numpy) or all device (CuPy/PyTorch) arrays, not a mix")
         else:

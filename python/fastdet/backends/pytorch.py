@@ -48,6 +48,9 @@ from .options import TorchOptions
 
 log = logging.getLogger("fastdet")
 
+#: One torch CUDA graph capture at a time in the process (captures are rare: once per shape).
+_CAPTURE_LOCK = threading.Lock()
+
 #: Most module graphs kept per engine (one per input/output buffer pair and batch).
 MAX_GRAPHS = 8
 
@@ -282,7 +285,11 @@ class TorchEngine(DeviceEngine):
                 self._check_shape(result, y)
             stream.wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            # On our own stream of this device (torch's default capture stream is one per process,
+            # made on whichever device was current first), one capture at a time in the process,
+            # and only this thread's unsafe calls break it ("thread_local"): other threads'
+            # Detectors may go on allocating and launching meanwhile.
+            with _CAPTURE_LOCK, torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
                 y.copy_(fn(x))
         except ModelError:
             raise

@@ -219,9 +219,17 @@ def load_or_build(info: ModelInfo, *, precision: str | None = None, batch: int |
     if precision not in PRECISIONS:
         raise InputError(f"precision: expected one of {PRECISIONS}, got {precision!r}")
     cache = EngineCache(cache_dir)
-    key = cache_key(info, precision, profile_for(info, batch), device_index(device))
+    index = device_index(device)
+    key = cache_key(info, precision, profile_for(info, batch), index)
     timing = _timing_cache_path(cache, key)
-    entry = cache.get_or_build(key, lambda: build_engine(info, key, workspace_mb=workspace_mb, timing_cache=timing))
+
+    def build() -> bytes:
+        import cupy
+
+        with cupy.cuda.Device(index):  # TensorRT builds for the current device: the key names this one
+            return build_engine(info, key, workspace_mb=workspace_mb, timing_cache=timing)
+
+    entry = cache.get_or_build(key, build)
     if entry.built:
         lo, opt, hi = (shape[0] for shape in key.profile[0][1])
         log.info("built TensorRT engine %s (%s, batch %d:%d:%d)", entry.path, precision, lo, opt, hi)
