@@ -107,3 +107,15 @@ def test_producer_stream_is_the_callers_torch_stream_wherever_the_tensor_stands(
     assert producer_stream(tensor.as_subclass(Sub)) == 1234
     assert producer_stream([FakeCupy()]) == 0
     assert seen == [tensor.device, tensor.device]
+
+
+def test_a_device_array_given_to_a_host_detector_says_what_to_do(tmp_path):
+    import pytest
+
+    class FakeDeviceArray:
+        __cuda_array_interface__ = {"shape": (4, 4, 3), "typestr": "|u1", "data": (0, False), "version": 3}
+
+    path = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
+    det = fastdet.Detector(path, backend="onnxruntime-cpu")
+    with pytest.raises(fastdet.InputTypeError, match="GPU array .* copy it to a numpy array"):
+        det.detect(FakeDeviceArray())

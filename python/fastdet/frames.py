@@ -78,6 +78,11 @@ def as_frame(frame: FrameLike, rgb: bool = False) -> Frame:
     if isinstance(frame, (str, os.PathLike)):
         return read_image(frame)
     if not isinstance(frame, np.ndarray):
+        if hasattr(frame, "__cuda_array_interface__"):
+            raise InputTypeError(
+                f"frame: a GPU array ({type(frame).__name__}) reaches a Detector that runs on the host: copy it "
+                "to a numpy array (CuPy: .get(), PyTorch: .cpu().numpy()), or run a GPU backend (tensorrt, "
+                "torch on cuda) with fastdet's CUDA build, which reads device frames in place")
         raise InputTypeError(
             f"frame: expected a numpy uint8 array [H, W, 3] or an image path, got {type(frame).__name__}")
     if frame.ndim == 2 and frame.dtype == np.uint8:
