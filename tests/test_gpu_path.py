@@ -43,10 +43,11 @@ class _Pipeline:
         return [(i, None, None, None, None) for i in range(len(frames))]
 
 
-def _path(static_batch):
+def _path(static_batch, min_batch=None):
     path = GpuPath.__new__(GpuPath)
     path.pipeline = _Pipeline()
     path.static_batch = static_batch
+    path.min_batch = min_batch or static_batch or 1
     path._capture_failures = 0
     path._name = "m.onnx"
     return path
@@ -58,6 +59,15 @@ def test_static_batch_engine_gets_its_batch_and_padding_is_dropped():
     out = path.run(frames, False)
     assert path.pipeline.batches == [4] and [r[0] for r in out] == [0, 1, 2]
     assert len(path.run(frames + frames[:1], False)) == 4 and path.pipeline.batches[-1] == 4
+
+
+def test_a_profile_starting_above_one_gets_at_least_its_minimum():
+    """A TensorRT profile (4, 8, 16): 2 frames run as 4 (padding dropped), 6 as 6."""
+    path = _path(None, min_batch=4)
+    frames = [np.zeros((8, 8, 3), np.uint8)] * 6
+    assert [r[0] for r in path.run(frames[:2], False)] == [0, 1]
+    assert len(path.run(frames, False)) == 6
+    assert path.pipeline.batches == [4, 6]
 
 
 def test_dynamic_batch_is_not_padded():

@@ -269,9 +269,9 @@ class Detector:
 
     def _prepare(self, chunk: list[Frame]) -> Prepared:
         """Leases buffers for ``chunk`` (at most max_batch frames) and letterboxes into them."""
-        # A fixed-batch model runs its whole batch (spare slots hold stale input, not decoded);
-        # a dynamic one (or a TensorRT profile) runs exactly the frames given.
-        lease = self._backend.lease(self._backend.static_batch or len(chunk))
+        # A fixed-batch model runs its whole batch, a TensorRT profile at least its minimum (spare
+        # slots hold stale input, not decoded); a dynamic one runs exactly the frames given.
+        lease = self._backend.lease(max(self._backend.static_batch or len(chunk), self._backend.min_batch))
         try:
             geoms = [_core.letterbox_into(f.pixels, lease.input[i], self.info.recipe, f.rgb)
                      for i, f in enumerate(chunk)]

@@ -56,8 +56,9 @@ class GpuPath:
         if hasattr(engine, "use_graphs"):  # an engine that captures itself (torch) follows the Detector
             engine.use_graphs = engine.use_graphs and use_graphs
         # A static-batch engine only knows its own batch: ask for its bindings at that batch.
-        probe = backend.static_batch or 1
+        probe = backend.static_batch or backend.min_batch
         self.static_batch = backend.static_batch
+        self.min_batch = backend.min_batch
         self.pipeline = _core.cuda.CudaPipeline(
             pipeline_engine(engine), info.head, info.input_hw, info.recipe, options, classes,
             input_dtype=engine.input_spec(probe).dtype.name, output_dtype=engine.output_spec(probe).dtype.name,
@@ -84,12 +85,13 @@ class GpuPath:
     def run(self, frames: Sequence[Any], rgb: bool) -> list[tuple[Any, ...]]:
         """Host numpy frames or device arrays (not mixed); per frame (xyxy, scores, ids, stats, geometry).
 
-        A static-batch engine gets exactly its batch: a shorter chunk is padded with copies of
-        its last frame, whose results are dropped."""
+        A static-batch engine gets exactly its batch, a TensorRT profile at least its minimum: a
+        shorter chunk is padded with copies of its last frame, whose results are dropped."""
         frames = list(frames)
         n = len(frames)
-        if self.static_batch and 0 < n < self.static_batch:
-            frames += [frames[-1]] * (self.static_batch - n)
+        least = max(self.static_batch or 0, self.min_batch)
+        if 0 < n < least:
+            frames += [frames[-1]] * (least - n)
         if all(is_device_array(f) for f in frames):
             out = self.pipeline.run_device(frames, rgb, producer_stream(frames))
         elif any(is_device_array(f) for f in frames):

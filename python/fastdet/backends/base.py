@@ -47,6 +47,12 @@ class Backend(ABC):
         """The batch every run must have (a model exported with a fixed batch), else None."""
         return self.info.input_shape[0]
 
+    @property
+    def min_batch(self) -> int:
+        """Smallest batch one run accepts (a TensorRT profile may start above 1): a shorter
+        chunk is padded up to it, and the padding's results dropped."""
+        return self.static_batch or 1
+
     @abstractmethod
     def lease(self, batch: int) -> Lease:
         """Buffers for one call of ``batch`` images: ``input`` float32[batch, 3, H, W] and ``run()``."""

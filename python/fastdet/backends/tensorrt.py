@@ -381,6 +381,10 @@ class TensorRT(SerialBackend):
     def max_batch(self) -> int | None:
         return self._profile[2]
 
+    @property
+    def min_batch(self) -> int:
+        return self._profile[0]
+
     def _buffers_for(self, batch: int) -> tuple[Any, ...]:
         bufs = self._buffers.get(batch)
         if bufs is None:
