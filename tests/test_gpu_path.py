@@ -129,3 +129,24 @@ def test_a_device_array_given_to_a_host_detector_says_what_to_do(tmp_path):
     det = fastdet.Detector(path, backend="onnxruntime-cpu")
     with pytest.raises(fastdet.InputTypeError, match="GPU array .* copy it to a numpy array"):
         det.detect(FakeDeviceArray())
+
+
+def test_an_engine_whose_output_does_not_hold_the_head_is_refused(tmp_path):
+    """The decode kernel reads the head's values per image from the engine's output binding: an
+    engine with another output size is a ModelError before any pipeline exists."""
+    import pytest
+
+    from fastdet.backends.device_engine import TensorSpec
+
+    path = yolov8_like(tmp_path / "m.onnx", np.array([[8, 8, 4, 4]] * 8, np.float32), np.zeros((2, 8), np.float32))
+    info = fastdet.Detector(path, backend="onnxruntime-cpu").info
+
+    class Engine:
+        def output_spec(self, batch):
+            return TensorSpec("out", np.dtype(np.float32), (batch, 6, 7))  # the head is [B, 6, 8]
+
+    class Backend:
+        engine, static_batch, min_batch = Engine(), None, 1
+
+    with pytest.raises(fastdet.ModelError, match="does not hold the head's 48 values"):
+        GpuPath(Backend(), info, fastdet._core.DecodeOptions(), None, None)

@@ -11,10 +11,12 @@ import logging
 import sys
 from typing import Any, Sequence
 
+import numpy as np
+
 from . import _core
 from .backends.base import Backend
 from .backends.device_engine import DeviceEngine, device_index, pipeline_available, pipeline_engine
-from .errors import InputError
+from .errors import InputError, ModelError
 from .model import ModelInfo
 
 log = logging.getLogger("fastdet")
@@ -59,6 +61,13 @@ class GpuPath:
         probe = backend.static_batch or backend.min_batch
         self.static_batch = backend.static_batch
         self.min_batch = backend.min_batch
+        out_shape = tuple(engine.output_spec(probe).shape)
+        per_image = int(np.prod(out_shape[1:])) if len(out_shape) > 1 else 0
+        if per_image != info.head.image_stride:
+            # The decode kernel reads image_stride values per image from the engine's output
+            # binding: a different layout would be read wrong, or past its end.
+            raise ModelError(f"{info.path.name}: the engine's output {out_shape} does not hold the head's "
+                             f"{info.head.image_stride} values per image")
         self.pipeline = _core.cuda.CudaPipeline(
             pipeline_engine(engine), info.head, info.input_hw, info.recipe, options, classes,
             input_dtype=engine.input_spec(probe).dtype.name, output_dtype=engine.output_spec(probe).dtype.name,
