@@ -80,6 +80,23 @@ def test_cpu_matches_onnxruntime(torch, tiny):
     assert det._backend.forward.traced(1), "the converted module should trace (no Python shape logic left)"
 
 
+def test_a_dynamic_batch_runs_in_bounded_chunks(torch, tmp_path):
+    """Each new batch size is traced once and keeps buffers: a list of any length runs in chunks
+    of at most MAX_DYNAMIC_BATCH, so 40 frames make two sizes (32 and 8), not one of 40."""
+    boxes = np.array([[20, 20, 16, 16], [44, 40, 10, 12]] + [[32, 32, 8, 8]] * 6, np.float32)
+    weights = np.zeros((2, 8), np.float32)
+    weights[0, 0], weights[1, 1] = 0.9, 0.7
+    path = yolov8_like(tmp_path / "dyn.onnx", boxes, weights, dynamic_batch=True,
+                       metadata={"names": "{0: 'person', 1: 'car'}"})
+    det = fastdet.Detector(path, backend="torch", device="cpu", conf=0.1)
+    ref = fastdet.Detector(path, backend="onnxruntime-cpu", conf=0.1)
+    batch = frames(np.random.default_rng(1), 40)
+    for got, want in zip(det.detect(batch), ref.detect(batch)):
+        assert_same(got, want)
+    assert det._backend.max_batch == 32
+    assert sorted(det._backend.forward._traced) == [8, 32]
+
+
 def test_auto_never_picks_torch_without_a_gpu(torch, tiny, monkeypatch):
     monkeypatch.setattr(_core, "cuda_available", lambda: False)
     assert backends.availability()["torch"] is None  # installed and usable when asked for by name

@@ -315,6 +315,14 @@ class Torch(SerialBackend):
 
     name = "torch"
     Options = TorchOptions
+    #: Largest batch one run takes of a dynamic-batch model. Each new batch size is traced (and on
+    #: a GPU captured) once, in seconds, and keeps its own buffers: a Detector given lists of any
+    #: length runs them in chunks of at most this many, so those stay bounded.
+    MAX_DYNAMIC_BATCH = 32
+
+    @property
+    def max_batch(self) -> int | None:
+        return self.info.input_shape[0] or self.MAX_DYNAMIC_BATCH
 
     def __init__(self, path: Path, *, device: str | None = None, options: TorchOptions | None = None,
                  **model_kw: Any) -> None:
