@@ -169,3 +169,15 @@ def test_sealed_test_split(tmp_path, capsys):
     assert log[0]["test_images"] == report["data"]["sealed_test_images"] > 0
     # Choosing a size is model selection: never on the test split.
     assert main(["eval", str(model), str(data / "test.txt"), "--test", "--sizes", "64"]) == 2
+
+
+def test_the_refusal_offers_test_only_where_there_is_such_an_option(tmp_path):
+    """`fastdet promote` has no --test: its refusal must not tell the user to pass one."""
+    from types import SimpleNamespace
+
+    seal = SimpleNamespace(touched=lambda gt: 3, folder=tmp_path)
+    with pytest.raises(fastdet.InputError, match="pass --test"):
+        sealed.check(seal, None, False, "evaluation")
+    with pytest.raises(fastdet.InputError) as refused:
+        sealed.check(seal, None, False, "promotion")
+    assert "--test" not in str(refused.value) and "validation data only" in str(refused.value)

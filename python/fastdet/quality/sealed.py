@@ -69,6 +69,10 @@ def find_seal(data: str | os.PathLike[str]) -> Seal | None:
     return Seal(nearest, frozenset().union(*found.values()))
 
 
+#: Uses of the data that may never look at the test split (no --test to offer them).
+NEVER_ON_TEST = {"promotion"}
+
+
 def check(seal: Seal | None, gt: GroundTruth, allow_test: bool, what: str = "evaluation") -> int:
     """Raises ``InputError`` when ``gt`` holds sealed test images and ``allow_test`` is not set;
     returns how many it holds."""
@@ -76,9 +80,12 @@ def check(seal: Seal | None, gt: GroundTruth, allow_test: bool, what: str = "eva
         return 0
     n = seal.touched(gt)
     if n and not allow_test:
+        if what in NEVER_ON_TEST:
+            also = f"a {what} is decided on validation data only"
+        else:
+            also = f"or pass --test to look at the test split (each {what} on it is logged in {seal.folder / LOG})"
         raise InputError(f"data holds {n} images of the sealed test split ({seal.folder / MANIFEST}); evaluate on "
-                         f"val.txt, or pass --test to look at the test split (each {what} on it is logged in "
-                         f"{seal.folder / LOG})")
+                         f"val.txt, {also}")
     return n
 
 
