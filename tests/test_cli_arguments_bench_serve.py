@@ -182,7 +182,7 @@ def test_gate_thresholds_must_be_finite_and_positive(gate: list[str], monkeypatc
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(runner, "run", _never_measures)
     assert main(["bench", "model.onnx", *gate]) == 2
-    one_error_line(capsys, gate[0], "finite, positive")
+    one_error_line(capsys, gate[0], "expected a finite number above 0")
 
 
 # -- fastdet bench MODEL: options of the other mode ------------------------------------------------

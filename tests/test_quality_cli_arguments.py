@@ -201,7 +201,7 @@ def test_agreement_refuses_a_match_iou_out_of_range():
 
 
 def test_finite_helper():
-    from fastdet.quality.arguments import finite
+    from fastdet.cli_arguments import finite
 
     assert finite(None, "--x") is None and finite(1, "--x", 0, 1) == 1.0
     assert finite(0, "--x", 0) == 0.0

@@ -174,6 +174,7 @@ class _Run:
     model has loaded, so a mistake anywhere leaves every existing file as it was."""
 
     def __init__(self, args: argparse.Namespace, inputs: list[tuple[str, Any]]) -> None:
+        from .cli_arguments import finite
         from .io.images import is_image, is_video
         from .io.sinks import VideoSink
 
@@ -190,8 +191,7 @@ class _Run:
         self.quiet = bool(stdout) or args.json  # stdout carries data: summaries go to stderr
         if args.txt_conf and not args.txt:
             raise InputError("--txt-conf goes with --txt DIR")
-        if not 0 <= args.reconnect < float("inf"):  # NaN too: a deadline that never runs out
-            raise InputError(f"--reconnect: expected a finite number of seconds, 0 or more, got {args.reconnect}")
+        finite(args.reconnect, "--reconnect", 0)  # NaN would be a deadline that never runs out
         sources = {_real(path) for kind, spec in inputs if kind != "live"
                    for path in (spec if kind == "images" else [spec])}
         outputs: dict[str, str] = {}

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -96,24 +94,10 @@ def _value(args: argparse.Namespace, name: str) -> Any:
     return MODE_DEFAULTS[name] if value is None else value
 
 
-def check_output(path: str, flag: str) -> None:
-    """An output file the run will write: its folder must exist and be writable, and the path
-    itself must not be a folder; checked before anything is measured (InputError naming ``flag``)."""
-    target = Path(path)
-    parent = target.parent
-    if target.is_dir():
-        raise InputError(f"{flag} {path!r}: is a folder; give a file name in it")
-    if not parent.exists():
-        raise InputError(f"{flag} {path!r}: no such folder {str(parent)!r}; create it first")
-    if not parent.is_dir():
-        raise InputError(f"{flag} {path!r}: {str(parent)!r} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise InputError(f"{flag} {path!r}: not writable (permissions)")
-
-
 def _check_arguments(args: argparse.Namespace) -> None:
     """Everything a measuring run can check before it loads the model: InputError on the first
     bad value."""
+    from ..cli_arguments import finite, output_file
     from . import runner
     from .regression import COMPARING
 
@@ -136,12 +120,10 @@ def _check_arguments(args: argparse.Namespace) -> None:
         if value < int(least.split()[0]):
             raise InputError(f"{_flag(name)}: expected {least} or more, got {value}")
     for name in ("min_fps", "max_p99_ms"):
-        value = getattr(args, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(f"{_flag(name)}: expected a finite, positive number, got {value}")
+        finite(getattr(args, name), _flag(name), 0, low_open=True)
     for name in ("json", "plot"):
         if getattr(args, name):
-            check_output(getattr(args, name), _flag(name))
+            output_file(getattr(args, name), _flag(name))
     if args.json and args.plot and Path(args.json).resolve() == Path(args.plot).resolve():
         raise InputError(f"--json and --plot name the same file {args.json!r}; give each its own")
     runner.check_frames(args.frames)

@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from ..detector import Detector
     from ..errors import InputError
     from ..frames import read_image
-    from .arguments import data_path, finite
+    from ..cli_arguments import data_path, finite
     from .compare import Agreement, failures, parse_thresholds
     from .yolo_data import list_images
 

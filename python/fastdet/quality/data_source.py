@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import coco_json, yolo_data
-from .arguments import data_path
+from ..cli_arguments import data_path
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth
 

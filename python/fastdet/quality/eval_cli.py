@@ -107,7 +107,7 @@ def check(args: argparse.Namespace) -> None:
     """Every check of the arguments that needs no model and no data: bad combinations, an empty
     data path, output paths that could not be written. Run before any work."""
     from ..errors import InputError
-    from .arguments import data_path, finite, output_file, output_folder
+    from ..cli_arguments import data_path, finite, output_file, output_folder
 
     data_path(args.data)
     finite(args.conf, "--conf", 0, 1)

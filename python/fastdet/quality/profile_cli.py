@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..detector import Detector
-    from .arguments import data_path, finite, output_file
+    from ..cli_arguments import data_path, finite, output_file
     from .drift_profile import build_profile
     from .frame_source import frames_of, parse_range
 

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from .arguments import data_path
+    from ..cli_arguments import data_path
     from .promote import Policy, promote
     from .registry import Registry
 

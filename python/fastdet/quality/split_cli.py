@@ -49,7 +49,7 @@ def _names(data: Path, given: str | None) -> dict[int, str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from .arguments import data_path, output_folder
+    from ..cli_arguments import data_path, output_folder
     from .split import parse_ratios, read_manifest, split_dataset, write_split
 
     data = data_path(args.data)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.images import IMAGE_SUFFIXES
-from .arguments import data_path
+from ..cli_arguments import data_path
 from .data_issues import DataIssues
 from .ground_truth import GroundTruth, ImageTruth
 from .hashing import image_sha256, later_copy

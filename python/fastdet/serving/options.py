@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import BadRequest
+from .settings_files import MAX_DET
 
 DEFAULT_MAX_PIXELS = 40_000_000
 
@@ -143,7 +144,7 @@ class DetectorOptions:
             model=model, registry=registry, registry_root=_path(extra.get("registry_root"), base, "registry_root"),
             version=extra.get("version"), backend=backend,
             conf=_number(extra, "conf", 0.25, float, 0.0, 1.0), iou=_number(extra, "iou", 0.7, float, 0.0, 1.0),
-            max_det=_number(extra, "max_det", 300, int, 1, 10000), classes=classes,
+            max_det=_number(extra, "max_det", 300, int, 1, MAX_DET), classes=classes,
             agnostic=bool(extra.get("agnostic", False)), threads=_number(extra, "threads", None, int, 1),
             precision=extra.get("precision"), max_pixels=_number(extra, "max_pixels", DEFAULT_MAX_PIXELS, int, 1),
             channels=channels, internal_key_file=_path(extra.get("internal_key_file"), base, "internal_key_file"),

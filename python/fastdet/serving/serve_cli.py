@@ -88,18 +88,15 @@ def _classes(text: str | None) -> list[int | str] | None:
 
 #: The port flags: (attribute, flag).
 PORTS = (("port", "--port"), ("grpc_port", "--grpc-port"), ("metrics_port", "--metrics-port"))
-#: Most boxes per image the serving runtime accepts (``options.DetectorOptions``' max_det bound).
-SERVE_MAX_DET = 10000
 
 
 def _check_arguments(args: argparse.Namespace) -> None:
     """The server's options, checked before anything is written or started (InputError naming
     the flag): ports, worker and batching counts, and the detector's options as fastdet checks them."""
-    import math
-
     from ..call_options import make_options
+    from ..cli_arguments import finite
     from ..errors import InputError
-    from .settings_files import model_name
+    from .settings_files import MAX_DET, model_name
 
     for attr, flag in PORTS:
         port = getattr(args, attr)
@@ -116,15 +113,13 @@ def _check_arguments(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise InputError(f"serve: --batch-size: expected 1 (no batching) or more images per call, "
                          f"got {args.batch_size}")
-    if not (math.isfinite(args.batch_time_ms) and args.batch_time_ms >= 0):
-        raise InputError(f"serve: --batch-time-ms: expected 0 (no batching) or more milliseconds, "
-                         f"got {args.batch_time_ms}")
+    finite(args.batch_time_ms, "serve: --batch-time-ms", 0)
     for attr, flag, what in (("threads", "--threads", "CPU threads"), ("max_pixels", "--max-pixels", "pixels")):
         value = getattr(args, attr)
         if value is not None and value < 1:
             raise InputError(f"serve: {flag}: expected a positive number of {what}, got {value}")
-    if args.max_det is not None and not 1 <= args.max_det <= SERVE_MAX_DET:
-        raise InputError(f"serve: --max-det: expected 1 to {SERVE_MAX_DET} boxes per image, got {args.max_det}")
+    if args.max_det is not None and not 1 <= args.max_det <= MAX_DET:
+        raise InputError(f"serve: --max-det: expected 1 to {MAX_DET} boxes per image, got {args.max_det}")
     # The thresholds as a Detector checks them (conf and iou in [0, 1], NaN refused).
     try:
         make_options(0.25 if args.conf is None else args.conf, 0.7 if args.iou is None else args.iou,

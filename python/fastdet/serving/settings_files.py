@@ -20,6 +20,10 @@ from typing import Any
 
 from ..private_files import private_dir, write_atomic
 
+#: Most boxes per image a served model returns (its settings and ``fastdet serve --max-det``); here,
+#: where ``fastdet serve`` reads it without importing MLServer.
+MAX_DET = 10000
+
 
 @dataclass
 class ServeConfig:

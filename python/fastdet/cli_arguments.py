@@ -1,4 +1,4 @@
-"""Checks of the quality commands' arguments, made before any work (and failing as one
+"""Checks of the commands' arguments (detect, bench, serve and the quality commands), made before any work (and failing as one
 ``fastdet: error:`` line, exit 2): numbers (argparse's ``type=float`` takes "nan" and "inf"), data
 paths (an empty one would mean the current folder) and output paths (a missing folder would
 otherwise be found only after the whole run).
@@ -13,7 +13,7 @@ import numbers
 import os
 from pathlib import Path
 
-from ..errors import InputError
+from .errors import InputError
 
 
 def finite(value: float | None, flag: str, low: float | None = None, high: float | None = None, *,
@@ -63,8 +63,8 @@ def output_file(value: str, flag: str) -> Path:
         raise InputError(f"{flag} {value!r}: is a folder; give a file name")
     parent = path.parent
     if not parent.is_dir():
-        raise InputError(f"{flag} {value!r}: no such folder {str(parent)!r}" +
-                         (" (it is a file)" if parent.exists() else ""))
+        raise InputError(f"{flag} {value!r}: {str(parent)!r} is not a folder (it is a file)" if parent.exists()
+                         else f"{flag} {value!r}: no such folder {str(parent)!r}; create it first")
     _writable_folder(parent, flag, value)
     return path
 
