@@ -186,3 +186,17 @@ def test_a_failed_load_is_not_cached(tmp_path):
         with pytest.raises(fastdet.ModelError):
             fastdet.detect(WHITE, model=broken)
     assert not any(str(broken) in str(key[0]) for key in detector._DEFAULTS)
+
+
+def test_limits_come_from_the_native_core(tiny):
+    """Python checks against the core's own limits (no copies of the numbers): the largest max_det
+    is accepted, one more is refused with that limit in the message."""
+    from fastdet import _core, model
+
+    assert model.MAX_INPUT_SIDE == _core.MAX_FRAME_SIDE == 1 << 16
+    det = fastdet.Detector(tiny, max_det=_core.MAX_DETECTIONS)
+    assert det.options.max_det == _core.MAX_DETECTIONS
+    with pytest.raises(fastdet.InputError, match=f"max_det: expected 1 to {_core.MAX_DETECTIONS}, got 0"):
+        fastdet.Detector(tiny, max_det=0)
+    with pytest.raises(fastdet.InputError, match=f"expected 1 to {_core.MAX_DETECTIONS}"):
+        det(WHITE, max_det=_core.MAX_DETECTIONS + 1)

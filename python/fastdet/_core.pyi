@@ -9,6 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 built_with_cuda: bool
+MAX_DETECTIONS: int  # largest max_det
+MAX_FRAME_SIDE: int  # largest frame / network input side the letterbox takes
 sanitized: bool  # an ASan + UBSan test build
 
 class Placement(enum.Enum):

@@ -58,19 +58,19 @@ def resolve_classes(classes: ClassFilter | None, names: Mapping[int, str], num_c
     return ids
 
 
-#: Largest count the native options hold (a C int); the core bounds max_det further.
-_INT_MAX = 2**31 - 1
+#: Largest whole numbers the native options take: max_det's own limit, and a C int.
+_LIMITS = {"max_det": _core.MAX_DETECTIONS, "max_candidates": 2**31 - 1}
 
 
 def _checked(name: str, value: Any, kind: type) -> Any:
     """``value`` as float or int when it is a real / whole number (not a bool), else InputTypeError;
-    whole numbers outside a C int are an InputError here rather than a binding's TypeError."""
+    whole numbers out of range are an InputError here (a binding would raise TypeError past a C int)."""
     if isinstance(value, bool) or not isinstance(value, kind):
         raise InputTypeError(f"{name}: expected a {'number' if kind is numbers.Real else 'whole number'}, "
                              f"got {value!r}")
     if kind is numbers.Integral:
-        if not 1 <= int(value) <= _INT_MAX:
-            raise InputError(f"{name}: expected 1 to {_INT_MAX}, got {value}")
+        if not 1 <= int(value) <= _LIMITS[name]:
+            raise InputError(f"{name}: expected 1 to {_LIMITS[name]}, got {value}")
         return int(value)
     return float(value)
 

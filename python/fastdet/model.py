@@ -128,7 +128,7 @@ def _static_dims_positive(path: Path, what: str, shape: list[Any]) -> None:
 
 
 #: Largest input side fastdet letterboxes into (the native core's limit).
-MAX_INPUT_SIDE = 1 << 16
+MAX_INPUT_SIDE = _core.MAX_FRAME_SIDE
 
 
 def _imgsz(path: Path, text: str) -> tuple[int, int]:

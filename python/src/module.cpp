@@ -3,6 +3,7 @@
 
 #include "fastdet/error.hpp"
 #include "fastdet/parallel.hpp"
+#include "fastdet/validate.hpp"
 
 namespace py = pybind11;
 
@@ -63,6 +64,9 @@ PYBIND11_MODULE(_core, m) {
       },
       py::arg("n"), py::arg("failing"),
       "Test hook: a parallel loop over n items whose chunk holding `failing` throws (RuntimeError).");
+  // The native limits, so Python checks against them instead of copies of the numbers.
+  m.attr("MAX_DETECTIONS") = fastdet::kMaxDetections;
+  m.attr("MAX_FRAME_SIDE") = fastdet::kMaxFrameSide;
 #ifdef FASTDET_SANITIZED
   m.attr("sanitized") = true;  // an ASan + UBSan test build (large, slow): never shipped
 #else

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import _core
 from ..errors import InputError
 
 
@@ -27,9 +28,9 @@ def parse_counts(text: str, flag: str = "--batch", example: str = "1,8") -> list
     return out
 
 
-#: The largest synthetic frame: the native letterbox's limit per side (``kMaxFrameSide``), and
-#: 100 megapixels in all (300 MB a frame, and a float32 gradient of 1.2 GB while it is made).
-MAX_FRAME_SIDE = 1 << 16
+#: The largest synthetic frame: the native letterbox's limit per side, and 100 megapixels in all
+#: (300 MB a frame, and a float32 gradient of 1.2 GB while it is made).
+MAX_FRAME_SIDE = _core.MAX_FRAME_SIDE
 MAX_FRAME_PIXELS = 100_000_000
 
 
